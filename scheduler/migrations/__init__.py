@@ -1,0 +1,1 @@
+"""Alembic migrations of the scheduler's tables (run through `scheduler.database.upgrade`)."""

@@ -1,0 +1,198 @@
+"""Where each session may start, and why not elsewhere.
+
+Every hard rule that only limits *when* something may happen (course windows, hard blackouts,
+site closures, trainer unavailability) becomes a `Restriction`: a named set of allowed start
+slots with the words that explain it. The fast model intersects them into variable domains;
+the explanation model guards each one with an assumption literal, so a conflict can be told in
+the planner's words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from solver.grid import TimeGrid
+from solver.problem import Blackout, Course, Problem, Window
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """A named hard limit on start slots (of one session, or of a block's first session)."""
+
+    key: str
+    message: str
+    allowed: frozenset[int]
+
+
+@dataclass
+class CourseDomains:
+    """The start restrictions of one course and of each of its site and trainer options.
+
+    Starts are those of session 0 for a block (its later sessions follow day by day) and of
+    any session for a spread course.
+    """
+
+    course: Course
+    base: frozenset[int]  # starts at working time (whole session inside one working day)
+    time: list[Restriction] = field(default_factory=list)
+    sites: dict[str, list[Restriction]] = field(default_factory=dict)
+    trainers: dict[str, list[Restriction]] = field(default_factory=dict)
+
+    def starts(self) -> frozenset[int]:
+        return intersect(self.base, self.time)
+
+    def site_starts(self, site: str) -> frozenset[int]:
+        return intersect(self.starts(), self.sites.get(site, []))
+
+
+def intersect(base: frozenset[int], restrictions: Iterable[Restriction]) -> frozenset[int]:
+    out = base
+    for r in restrictions:
+        out = out & r.allowed
+    return out
+
+
+def window_text(grid: TimeGrid, window: Window) -> str:
+    first, last = str(window.first), str(window.last)
+    span = first if first == last else f"{first}..{last}"
+    if window.periods is not None:
+        span += f" (periods {', '.join(map(str, window.periods))})"
+    return span
+
+
+class DomainBuilder:
+    """Computes restrictions once per window and per course; shared by model and explanation."""
+
+    def __init__(self, problem: Problem, grid: TimeGrid) -> None:
+        self.problem = problem
+        self.grid = grid
+        self._window_cache: dict[Window, frozenset[int]] = {}
+        self._free_cache: dict[tuple[frozenset[int], int], frozenset[int]] = {}
+        cohort_unit = {q.id: q.unit for q in problem.cohorts}
+        self._cohort_unit = cohort_unit
+
+    def covered(self, window: Window) -> frozenset[int]:
+        if window not in self._window_cache:
+            self._window_cache[window] = frozenset(self.grid.window_slots(window))
+        return self._window_cache[window]
+
+    def working_starts(self, length: int) -> frozenset[int]:
+        ppd = self.grid.periods_per_day
+        return frozenset(
+            self.grid.slot(d, p) for d in range(self.grid.n_days) for p in range(ppd - length + 1)
+        )
+
+    def starts_avoiding(self, bad: frozenset[int], length: int) -> frozenset[int]:
+        """Working-time starts whose session touches none of the `bad` slots."""
+        key = (bad, length)
+        if key not in self._free_cache:
+            hit = {s - k for s in bad for k in range(length)}
+            self._free_cache[key] = self.working_starts(length) - hit
+        return self._free_cache[key]
+
+    def starts_inside(self, good: frozenset[int], length: int) -> frozenset[int]:
+        """Working-time starts whose session lies entirely inside the `good` slots."""
+        return frozenset(
+            s for s in self.working_starts(length) if all(s + k in good for k in range(length))
+        )
+
+    def blackout_applies_in_time(self, blackout: Blackout, course: Course) -> bool:
+        """Plan, unit, cohort and course blackouts depend only on the course, not the options."""
+        if blackout.scope == "plan":
+            return True
+        if blackout.scope == "course":
+            return blackout.target == course.id
+        if blackout.scope == "cohort":
+            return blackout.target in course.cohorts
+        if blackout.scope == "unit":
+            return any(self._cohort_unit.get(q) == blackout.target for q in course.cohorts)
+        return False
+
+    def for_block(self, course: Course, allowed: frozenset[int]) -> frozenset[int]:
+        """Block starts whose every session start is allowed."""
+        if course.pattern != "block":
+            return allowed
+        step = self.grid.periods_per_day
+        return frozenset(
+            b for b in allowed if all(b + k * step in allowed for k in range(1, course.sessions))
+        )
+
+    def course_domains(self, course: Course) -> CourseDomains:
+        grid, length = self.grid, course.length
+        base = self.for_block(course, self.working_starts(length))
+        dom = CourseDomains(course=course, base=base)
+        name = f"course '{course.name or course.id}' ({course.id})"
+        if course.earliest is not None or course.latest is not None:
+            lo = 0 if course.earliest is None else grid.first_day_from(course.earliest)
+            hi = grid.n_days - 1 if course.latest is None else grid.last_day_until(course.latest)
+            ppd = grid.periods_per_day
+            days_ok = frozenset(range(lo * ppd, (hi + 1) * ppd))
+            allowed = self.for_block(course, self.starts_inside(days_ok, length))
+            span = f"{course.earliest or 'the start'} to {course.latest or 'the end'}"
+            dom.time.append(
+                Restriction(f"window:{course.id}", f"{name} must be held {span}", allowed)
+            )
+        for i, b in enumerate(self.problem.blackouts):
+            if not b.hard or b.scope in ("site", "trainer"):
+                continue
+            if self.blackout_applies_in_time(b, course):
+                allowed = self.for_block(
+                    course, self.starts_avoiding(self.covered(b.window), length)
+                )
+                dom.time.append(Restriction(f"blackout:{i}", blackout_text(b, self.grid), allowed))
+        for site_id in self.problem.allowed_sites(course):
+            dom.sites[site_id] = self.site_restrictions(course, site_id)
+        for trainer_id in self.problem.qualified_trainers(course):
+            dom.trainers[trainer_id] = self.trainer_restrictions(course, trainer_id)
+        return dom
+
+    def site_restrictions(self, course: Course, site_id: str) -> list[Restriction]:
+        site = self.problem.site_by_id[site_id]
+        out: list[Restriction] = []
+        length = course.length
+        if site.open:
+            good = frozenset().union(*(self.covered(w) for w in site.open))
+            allowed = self.for_block(course, self.starts_inside(good, length))
+            spans = "; ".join(window_text(self.grid, w) for w in site.open)
+            out.append(
+                Restriction(f"site-open:{site_id}", f"site {site_id} is open only {spans}", allowed)
+            )
+        for j, w in enumerate(site.closures):
+            allowed = self.for_block(course, self.starts_avoiding(self.covered(w), length))
+            why = f" ({w.reason})" if w.reason else ""
+            text = f"site {site_id} is closed {window_text(self.grid, w)}{why}"
+            out.append(Restriction(f"site-closed:{site_id}:{j}", text, allowed))
+        for i, b in enumerate(self.problem.blackouts):
+            if b.hard and b.scope == "site" and b.target == site_id:
+                allowed = self.for_block(
+                    course, self.starts_avoiding(self.covered(b.window), length)
+                )
+                out.append(Restriction(f"blackout:{i}", blackout_text(b, self.grid), allowed))
+        return out
+
+    def trainer_restrictions(self, course: Course, trainer_id: str) -> list[Restriction]:
+        trainer = self.problem.trainer_by_id[trainer_id]
+        out: list[Restriction] = []
+        length = course.length
+        # Trainers are chosen per session, so these limit session starts (not block starts).
+        for j, w in enumerate(trainer.unavailable):
+            allowed = self.starts_avoiding(self.covered(w), length)
+            why = f" ({w.reason})" if w.reason else ""
+            text = f"trainer {trainer_id} is unavailable {window_text(self.grid, w)}{why}"
+            out.append(Restriction(f"unavailable:{trainer_id}:{j}", text, allowed))
+        for i, b in enumerate(self.problem.blackouts):
+            if b.hard and b.scope == "trainer" and b.target == trainer_id:
+                allowed = self.starts_avoiding(self.covered(b.window), length)
+                out.append(Restriction(f"blackout:{i}", blackout_text(b, self.grid), allowed))
+        return out
+
+
+def blackout_text(blackout: Blackout, grid: TimeGrid) -> str:
+    who = "everyone" if blackout.scope == "plan" else f"{blackout.scope} {blackout.target}"
+    why = (
+        f" ({blackout.reason or blackout.window.reason})"
+        if (blackout.reason or blackout.window.reason)
+        else ""
+    )
+    return f"{who} may not train {window_text(grid, blackout.window)}{why}"

@@ -1,0 +1,755 @@
+"""The CP-SAT model: one `add_<rule>` function per hard rule and soft term.
+
+Time is the integer slot grid of `solver.grid`. Each session has a start (for a block, the block
+start plus one day per session), one fixed-size interval, and an optional interval per candidate
+site and trainer; resources are kept apart with `add_no_overlap`, loads with `add_cumulative`.
+Nothing holds a (course, slot, site) array, so the model grows with the options, not the grid.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from ortools.sat.python import cp_model as cp
+
+from solver.domains import CourseDomains, DomainBuilder, Restriction
+from solver.grid import TimeGrid
+from solver.problem import Course, DayRef, Placement, Problem, Weights
+from solver.solution import RepairPolicy
+
+Lit = cp.IntVar  # a Boolean variable (or its negation)
+
+
+@dataclass
+class SessionVars:
+    """Decision variables of one session."""
+
+    course: Course
+    index: int
+    start: cp.LinearExprT
+    domain: frozenset[int]  # possible start slots of this session
+    present: cp.IntVar
+    interval: cp.IntervalVar
+    sites: dict[str, Lit] = field(default_factory=dict)
+    trainers: dict[str, Lit] = field(default_factory=dict)
+
+
+@dataclass
+class CourseVars:
+    course: Course
+    present: cp.IntVar
+    sessions: list[SessionVars]
+    block_start: cp.IntVar | None = None
+    domains: CourseDomains | None = None
+
+
+@dataclass
+class Penalty:
+    """One named soft term: a constant plus a weighted sum of model variables."""
+
+    constant: int = 0
+    terms: list[tuple[int, cp.LinearExprT]] = field(default_factory=list)
+
+    def add(self, coef: int, expr: cp.LinearExprT) -> None:
+        if coef:
+            self.terms.append((coef, expr))
+
+
+@dataclass
+class ModelVars:
+    """Everything `build_model` made: variables, penalties by term and assumption literals."""
+
+    model: cp.CpModel
+    grid: TimeGrid
+    courses: dict[str, CourseVars] = field(default_factory=dict)
+    penalties: dict[str, Penalty] = field(default_factory=lambda: defaultdict(Penalty))
+    assumptions: dict[str, tuple[Lit, str]] = field(default_factory=dict)
+    matches: dict[tuple[str, int, int, str | None, str | None], Lit] = field(default_factory=dict)
+
+    def sessions(self) -> Iterable[SessionVars]:
+        for cv in self.courses.values():
+            yield from cv.sessions
+
+    def guard(self, key: str, message: str) -> Lit:
+        """The assumption literal of a relaxable rule (explanation model only)."""
+        if key not in self.assumptions:
+            self.assumptions[key] = (self.model.new_bool_var(f"a[{key}]"), message)
+        return self.assumptions[key][0]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """`explain` guards every relaxable hard rule with an assumption literal instead of
+    folding it into variable domains, so CP-SAT can name the rules that conflict."""
+
+    explain: bool = False
+
+
+def build_model(
+    problem: Problem,
+    grid: TimeGrid,
+    weights: Weights,
+    policy: RepairPolicy,
+    options: BuildOptions = BuildOptions(),
+) -> ModelVars:
+    """The whole model, read as a table of contents of the rules."""
+    mv = ModelVars(model=cp.CpModel(), grid=grid)
+    builder = DomainBuilder(problem, grid)
+    frozen = frozen_placements(problem, grid, policy)
+    # Hard
+    for course in problem.courses:
+        add_course(mv, problem, builder.course_domains(course), options)
+    add_site_no_overlap(mv)
+    add_trainer_no_overlap(mv)
+    add_cohort_no_overlap(mv, problem)
+    add_pins(mv, problem, grid, options)
+    add_frozen(mv, problem, grid, frozen, options)
+    # Soft
+    add_soft_blackouts(mv, problem, builder, weights)
+    add_capacity_overflow(mv, problem, weights)
+    add_min_days(mv, weights)
+    add_compactness(mv, problem, weights)
+    add_stability(mv, weights)
+    add_density(mv, problem, weights)
+    add_load_peak(mv, weights)
+    add_trainer_load(mv, problem, weights)
+    add_preferred_site(mv, weights)
+    add_perturbation(mv, problem, grid, weights, policy)
+    add_unscheduled(mv, weights)
+    add_objective(mv)
+    return mv
+
+
+# ---------------------------------------------------------------------------------------------
+# Hard rules
+
+
+def add_course(mv: ModelVars, problem: Problem, dom: CourseDomains, options: BuildOptions) -> None:
+    """A course is placed whole or not at all; each session gets a start, a site and a trainer.
+
+    Block: session k starts k days after session 0, all at one site. Spread: sessions in time
+    order (they are interchangeable, so ordering only removes symmetric copies).
+    """
+    m, grid, course = mv.model, mv.grid, dom.course
+    ppd = grid.periods_per_day
+    present = m.new_bool_var(f"present[{course.id}]")
+    if course.required:
+        if options.explain:
+            m.add_implication(mv.guard(f"required:{course.id}", required_text(course)), present)
+        else:
+            m.add(present == 1)
+    starts = dom.base if options.explain else dom.starts()
+    cv = CourseVars(course=course, present=present, sessions=[], domains=dom)
+    mv.courses[course.id] = cv
+    if not starts:
+        m.add(present == 0)
+        starts = dom.base or frozenset({0})
+    first = m.new_int_var_from_domain(cp.Domain.from_values(sorted(starts)), f"start[{course.id}]")
+    if options.explain:
+        for r in dom.time:
+            add_restriction(mv, first, r, [])
+    block = course.pattern == "block"
+    if block:
+        cv.block_start = first
+    for k in range(course.sessions):
+        if block:
+            start: cp.LinearExprT = first + k * ppd
+            domain = frozenset(s + k * ppd for s in starts)
+        elif k == 0:
+            start, domain = first, starts
+        else:
+            start = m.new_int_var_from_domain(
+                cp.Domain.from_values(sorted(starts)), f"start[{course.id},{k}]"
+            )
+            domain = starts
+            m.add(start >= cv.sessions[k - 1].start + course.length).only_enforce_if(present)
+        interval = m.new_optional_fixed_size_interval_var(
+            start, course.length, present, f"iv[{course.id},{k}]"
+        )
+        cv.sessions.append(SessionVars(course, k, start, domain, present, interval))
+    add_site_choice(mv, problem, cv, dom, options)
+    add_trainer_choice(mv, cv, dom, options)
+
+
+def add_restriction(mv: ModelVars, start: cp.LinearExprT, r: Restriction, when: list[Lit]) -> None:
+    """Explanation model: the start obeys restriction `r` whenever its assumption holds."""
+    lit = mv.guard(r.key, r.message)
+    allowed = cp.Domain.from_values(sorted(r.allowed)) if r.allowed else cp.Domain(-1, -1)
+    mv.model.add_linear_expression_in_domain(start, allowed).only_enforce_if([lit, *when])
+
+
+def add_site_choice(
+    mv: ModelVars, problem: Problem, cv: CourseVars, dom: CourseDomains, options: BuildOptions
+) -> None:
+    """Each session is held at one allowed site that is open then and big enough (when hard)."""
+    m, course = mv.model, cv.course
+    attendance = problem.attendance(course)
+    sites = problem.site_by_id
+    block = course.pattern == "block"
+    starts = dom.base if options.explain else dom.starts()
+    chosen: dict[str, Lit] = {}
+    for site_id, restrictions in dom.sites.items():
+        site = sites[site_id]
+        too_small = site.capacity_hard and attendance > site.capacity
+        if too_small and not options.explain:
+            continue
+        allowed = starts if options.explain else dom.site_starts(site_id)
+        if not allowed:
+            continue
+        lit = m.new_bool_var(f"site[{course.id},{site_id}]")
+        chosen[site_id] = lit
+        first = cv.block_start if block else None
+        if too_small:
+            text = (
+                f"site {site_id} seats {site.capacity} (hard) but "
+                f"course {course.id} has {attendance} trainees"
+            )
+            m.add_implication(mv.guard(f"capacity:{site_id}:{course.id}", text), lit.Not())
+        if block:
+            assert first is not None
+            if options.explain:
+                for r in restrictions:
+                    add_restriction(mv, first, r, [lit])
+            elif allowed != starts:
+                m.add_linear_expression_in_domain(
+                    first, cp.Domain.from_values(sorted(allowed))
+                ).only_enforce_if(lit)
+    for sv in cv.sessions:
+        for site_id, block_lit in chosen.items():
+            if block:
+                lit = block_lit
+            else:
+                lit = m.new_bool_var(f"site[{course.id},{sv.index},{site_id}]")
+                if options.explain:
+                    for r in dom.sites[site_id]:
+                        add_restriction(mv, sv.start, r, [lit])
+                else:
+                    allowed = dom.site_starts(site_id)
+                    if allowed != sv.domain:
+                        m.add_linear_expression_in_domain(
+                            sv.start, cp.Domain.from_values(sorted(allowed))
+                        ).only_enforce_if(lit)
+                m.add_implication(lit, sv.present)
+            sv.sites[site_id] = lit
+        if sv.sites:
+            m.add(sum(sv.sites.values()) == sv.present)
+        else:
+            m.add(sv.present == 0)
+
+
+def add_trainer_choice(
+    mv: ModelVars, cv: CourseVars, dom: CourseDomains, options: BuildOptions
+) -> None:
+    """Each session is taught by one qualified trainer who is available then."""
+    m, course = mv.model, cv.course
+    for sv in cv.sessions:
+        for trainer_id, restrictions in dom.trainers.items():
+            allowed = sv.domain
+            if not options.explain:
+                for r in restrictions:
+                    allowed = allowed & r.allowed
+                if not allowed:
+                    continue
+            lit = m.new_bool_var(f"trainer[{course.id},{sv.index},{trainer_id}]")
+            if options.explain:
+                for r in restrictions:
+                    add_restriction(mv, sv.start, r, [lit])
+            elif allowed != sv.domain:
+                m.add_linear_expression_in_domain(
+                    sv.start, cp.Domain.from_values(sorted(allowed))
+                ).only_enforce_if(lit)
+            sv.trainers[trainer_id] = lit
+        if sv.trainers:
+            m.add(sum(sv.trainers.values()) == sv.present)
+        else:
+            m.add(sv.present == 0)
+
+
+def option_intervals(mv: ModelVars, kind: str) -> dict[str, list[cp.IntervalVar]]:
+    """Optional intervals per site or trainer (one per session and candidate)."""
+    by_resource: dict[str, list[cp.IntervalVar]] = defaultdict(list)
+    for sv in mv.sessions():
+        options = sv.sites if kind == "site" else sv.trainers
+        for resource, lit in options.items():
+            by_resource[resource].append(
+                mv.model.new_optional_fixed_size_interval_var(
+                    sv.start,
+                    sv.course.length,
+                    lit,
+                    f"{kind}iv[{sv.course.id},{sv.index},{resource}]",
+                )
+            )
+    return by_resource
+
+
+def add_site_no_overlap(mv: ModelVars) -> None:
+    """A site holds one session at a time."""
+    for intervals in option_intervals(mv, "site").values():
+        if len(intervals) > 1:
+            mv.model.add_no_overlap(intervals)
+
+
+def add_trainer_no_overlap(mv: ModelVars) -> None:
+    """A trainer teaches one session at a time."""
+    for intervals in option_intervals(mv, "trainer").values():
+        if len(intervals) > 1:
+            mv.model.add_no_overlap(intervals)
+
+
+def add_cohort_no_overlap(mv: ModelVars, problem: Problem) -> None:
+    """A cohort attends one session at a time (a course's own sessions are ordered already)."""
+    by_cohort: dict[str, list[cp.IntervalVar]] = defaultdict(list)
+    for sv in mv.sessions():
+        for q in sv.course.cohorts:
+            by_cohort[q].append(sv.interval)
+    for intervals in by_cohort.values():
+        if len(intervals) > 1:
+            mv.model.add_no_overlap(intervals)
+
+
+def match(
+    mv: ModelVars, sv: SessionVars, slot: int, site: str | None, trainer: str | None
+) -> Lit | None:
+    """A literal true when session `sv` starts at `slot` (at `site`, with `trainer` if given);
+    None when that is impossible."""
+    key = (sv.course.id, sv.index, slot, site, trainer)
+    if key in mv.matches:
+        return mv.matches[key]
+    if slot not in sv.domain:
+        return None
+    site_lit = sv.sites.get(site) if site is not None else None
+    trainer_lit = sv.trainers.get(trainer) if trainer is not None else None
+    if (site is not None and site_lit is None) or (trainer is not None and trainer_lit is None):
+        return None
+    m = mv.model
+    lit = m.new_bool_var(f"match[{sv.course.id},{sv.index},{slot},{site},{trainer}]")
+    m.add(sv.start == slot).only_enforce_if(lit)
+    m.add_implication(lit, sv.present)
+    if site_lit is not None:
+        m.add_implication(lit, site_lit)
+    if trainer_lit is not None:
+        m.add_implication(lit, trainer_lit)
+    mv.matches[key] = lit
+    return lit
+
+
+def add_fixed_session(
+    mv: ModelVars,
+    key: str,
+    message: str,
+    course_id: str,
+    slot: int | None,
+    site: str | None,
+    trainer: str | None,
+    options: BuildOptions,
+) -> None:
+    """One session of the course sits exactly at `slot` (and site/trainer when given)."""
+    cv = mv.courses[course_id]
+    lits = [] if slot is None else [match(mv, sv, slot, site, trainer) for sv in cv.sessions]
+    choices = [lit for lit in lits if lit is not None]
+    when = [mv.guard(key, message)] if options.explain else []
+    mv.model.add(sum(choices) == 1).only_enforce_if(when)
+    mv.model.add(cv.present == 1).only_enforce_if(when)
+
+
+def add_pins(mv: ModelVars, problem: Problem, grid: TimeGrid, options: BuildOptions) -> None:
+    """Pinned sessions stay where the planner put them."""
+    for i, pin in enumerate(problem.pins):
+        day = grid.day_index(pin.day)
+        slot = None if day is None else grid.slot(day, pin.period)
+        text = f"course {pin.course} is pinned on {pin.day} period {pin.period}"
+        if pin.site:
+            text += f" at {pin.site}"
+        if pin.trainer:
+            text += f" with {pin.trainer}"
+        add_fixed_session(mv, f"pin:{i}", text, pin.course, slot, pin.site, pin.trainer, options)
+
+
+@dataclass(frozen=True)
+class Frozen:
+    """A previous placement inside the freeze horizon; `trainer` None when theirs is now away."""
+
+    placement: Placement
+    slot: int | None
+    trainer: str | None
+
+
+def frozen_placements(problem: Problem, grid: TimeGrid, policy: RepairPolicy) -> list[Frozen]:
+    """Previous sessions before now + freeze_days: they never move."""
+    if problem.previous is None or policy.now is None:
+        return []
+    horizon = grid.shift(policy.now, policy.freeze_days)
+    builder = DomainBuilder(problem, grid)
+    out = []
+    for pl in problem.previous:
+        if not pl.day < horizon:  # type: ignore[operator]
+            continue
+        day = grid.day_index(pl.day)
+        slot = None if day is None else grid.slot(day, pl.period)
+        course = problem.course(pl.course)
+        trainer: str | None = pl.trainer
+        if slot is not None and pl.trainer in problem.trainer_by_id:
+            free = all(slot in r.allowed for r in builder.trainer_restrictions(course, pl.trainer))
+            trainer = pl.trainer if free else None
+        out.append(Frozen(pl, slot, trainer))
+    return out
+
+
+def add_frozen(
+    mv: ModelVars, problem: Problem, grid: TimeGrid, frozen: Sequence[Frozen], options: BuildOptions
+) -> None:
+    """Sessions inside the freeze horizon keep their time and site (and trainer, if able)."""
+    for f in frozen:
+        pl = f.placement
+        text = (
+            f"session {pl.session + 1} of course {pl.course} on {pl.day} is inside the freeze "
+            f"horizon and cannot move"
+        )
+        key = f"frozen:{pl.course}:{pl.session}"
+        add_fixed_session(mv, key, text, pl.course, f.slot, pl.site, f.trainer, options)
+
+
+# ---------------------------------------------------------------------------------------------
+# Soft terms
+
+
+def slots_hit(grid: TimeGrid, domain: frozenset[int], length: int, bad: frozenset[int]) -> set[int]:
+    """Starts in `domain` whose session touches a `bad` slot."""
+    return {s for s in domain if any(s + k in bad for k in range(length))}
+
+
+def add_inside_penalty(
+    mv: ModelVars, sv: SessionVars, bad_starts: set[int], when: Lit, cost: int, term: str
+) -> None:
+    """Pay `cost` when the session starts in `bad_starts` and `when` holds (exactly, so the
+    model's score equals the checker's at every solution)."""
+    m = mv.model
+    good = sv.domain - bad_starts
+    if not good:
+        mv.penalties[term].add(cost, when)
+        return
+    v = m.new_bool_var(f"{term}[{sv.course.id},{sv.index}]")
+    m.add_implication(v, when)
+    m.add_linear_expression_in_domain(
+        sv.start, cp.Domain.from_values(sorted(bad_starts))
+    ).only_enforce_if(v)
+    m.add_linear_expression_in_domain(
+        sv.start, cp.Domain.from_values(sorted(good))
+    ).only_enforce_if([v.Not(), when])
+    mv.penalties[term].add(cost, v)
+
+
+def add_soft_blackouts(
+    mv: ModelVars, problem: Problem, builder: DomainBuilder, weights: Weights
+) -> None:
+    """Each session inside a soft blackout that applies to it pays the blackout's weight."""
+    for b in problem.blackouts:
+        if b.hard:
+            continue
+        cost = weights.soft_blackout if b.weight is None else b.weight
+        if cost == 0:
+            continue
+        covered = builder.covered(b.window)
+        for sv in mv.sessions():
+            if b.scope in ("site", "trainer"):
+                options = sv.sites if b.scope == "site" else sv.trainers
+                when = options.get(b.target or "")
+            else:
+                when = sv.present if builder.blackout_applies_in_time(b, sv.course) else None
+            if when is None:
+                continue
+            bad = set(sv.domain - builder.starts_avoiding(covered, sv.course.length))
+            if bad:
+                add_inside_penalty(mv, sv, bad, when, cost, "soft_blackout")
+
+
+def add_capacity_overflow(mv: ModelVars, problem: Problem, weights: Weights) -> None:
+    """A session at a soft-capacity site pays per trainee over its seats."""
+    sites = problem.site_by_id
+    for sv in mv.sessions():
+        attendance = problem.attendance(sv.course)
+        for site_id, lit in sv.sites.items():
+            over = attendance - sites[site_id].capacity
+            if over > 0 and not sites[site_id].capacity_hard:
+                mv.penalties["capacity_overflow"].add(weights.capacity_overflow * over, lit)
+
+
+def add_min_days(mv: ModelVars, weights: Weights) -> None:
+    """A spread course on fewer distinct days than it wants pays per missing day."""
+    if weights.min_days == 0:
+        return
+    m = mv.model
+    for cv in mv.courses.values():
+        course = cv.course
+        if course.pattern != "spread" or course.wanted_days < 2:
+            continue
+        days = [day_var(mv, sv) for sv in cv.sessions]
+        same = []
+        for k in range(1, len(days)):
+            s = m.new_bool_var(f"sameday[{course.id},{k}]")
+            m.add(days[k] == days[k - 1]).only_enforce_if(s)
+            m.add(days[k] >= days[k - 1] + 1).only_enforce_if([s.Not(), cv.present])
+            same.append(s)
+        n = course.sessions
+        short = m.new_int_var(0, course.wanted_days, f"short[{course.id}]")
+        distinct_short = course.wanted_days - n + sum(same)
+        m.add_max_equality(short, [0, distinct_short])
+        # An absent course pays nothing: force its sessions onto distinct days costlessly.
+        m.add(sum(same) == 0).only_enforce_if(cv.present.Not())
+        mv.penalties["min_days"].add(weights.min_days, short)
+
+
+def day_var(mv: ModelVars, sv: SessionVars) -> cp.LinearExprT:
+    """The working day of a session's start."""
+    ppd = mv.grid.periods_per_day
+    if ppd == 1:
+        return sv.start
+    days = sorted({s // ppd for s in sv.domain})
+    d = mv.model.new_int_var_from_domain(
+        cp.Domain.from_values(days), f"day[{sv.course.id},{sv.index}]"
+    )
+    p = mv.model.new_int_var(0, ppd - sv.course.length, f"period[{sv.course.id},{sv.index}]")
+    mv.model.add(sv.start == ppd * d + p)
+    return d
+
+
+def add_compactness(mv: ModelVars, problem: Problem, weights: Weights) -> None:
+    """A cohort's session shorter than a day with no other session of the cohort right before
+    or right after it that day pays, per cohort."""
+    if weights.compactness == 0:
+        return
+    m, ppd = mv.model, mv.grid.periods_per_day
+    by_cohort: dict[str, list[SessionVars]] = defaultdict(list)
+    for sv in mv.sessions():
+        if sv.course.length < ppd:
+            for q in sv.course.cohorts:
+                by_cohort[q].append(sv)
+    adjacent: dict[tuple[int, int], Lit | None] = {}
+
+    def follows(a: SessionVars, b: SessionVars) -> Lit | None:
+        """b starts right where a ends, on the same day."""
+        key = (id(a), id(b))
+        if key not in adjacent:
+            ends = {s + a.course.length for s in a.domain}
+            meet = sorted(s for s in b.domain & ends if s % ppd != 0)
+            if not meet or a is b:
+                adjacent[key] = None
+            else:
+                f = m.new_bool_var(f"adj[{a.course.id},{a.index},{b.course.id},{b.index}]")
+                m.add(b.start == a.start + a.course.length).only_enforce_if(f)
+                m.add_linear_expression_in_domain(
+                    b.start, cp.Domain.from_values(meet)
+                ).only_enforce_if(f)
+                m.add_implication(f, a.present)
+                m.add_implication(f, b.present)
+                adjacent[key] = f
+        return adjacent[key]
+
+    for q, svs in by_cohort.items():
+        for sv in svs:
+            neighbours = [
+                lit
+                for other in svs
+                if other is not sv
+                for lit in (follows(other, sv), follows(sv, other))
+                if lit is not None
+            ]
+            iso = m.new_bool_var(f"isolated[{q},{sv.course.id},{sv.index}]")
+            # isolated <=> present and no neighbour
+            m.add(iso >= sv.present - sum(neighbours))
+            m.add_implication(iso, sv.present)
+            for lit in neighbours:
+                m.add_implication(lit, iso.Not())
+            mv.penalties["compactness"].add(weights.compactness, iso)
+
+
+def add_stability(mv: ModelVars, weights: Weights) -> None:
+    """A course pays per site it uses beyond the first."""
+    if weights.stability == 0:
+        return
+    m = mv.model
+    for cv in mv.courses.values():
+        if cv.course.pattern == "block" or not cv.sessions:
+            continue
+        site_ids = sorted(set().union(*(sv.sites for sv in cv.sessions)))
+        if len(site_ids) < 2:
+            continue
+        used = []
+        for site_id in site_ids:
+            u = m.new_bool_var(f"uses[{cv.course.id},{site_id}]")
+            lits = [sv.sites[site_id] for sv in cv.sessions if site_id in sv.sites]
+            m.add_max_equality(u, lits)
+            used.append(u)
+        mv.penalties["stability"].add(weights.stability, sum(used) - cv.present)
+
+
+def add_density(mv: ModelVars, problem: Problem, weights: Weights) -> None:
+    """A unit pays per cadre over its away cap at its busiest period."""
+    if weights.density == 0:
+        return
+    cohorts = {q.id: q for q in problem.cohorts}
+    load: dict[str, tuple[list[cp.IntervalVar], list[int]]] = defaultdict(lambda: ([], []))
+    for sv in mv.sessions():
+        demand: dict[str, int] = defaultdict(int)
+        for q in sv.course.cohorts:
+            demand[cohorts[q].unit] += cohorts[q].size
+        for unit_id, size in demand.items():
+            if size:
+                load[unit_id][0].append(sv.interval)
+                load[unit_id][1].append(size)
+    for unit in problem.units:
+        if unit.away_cap is None or unit.id not in load:
+            continue
+        cap = int(unit.away_cap * unit.headcount + 1e-9)
+        intervals, demands = load[unit.id]
+        if sum(demands) <= cap:
+            continue
+        over = mv.model.new_int_var(0, sum(demands), f"density[{unit.id}]")
+        mv.model.add_cumulative(intervals, demands, cap + over)
+        mv.penalties["density"].add(weights.density, over)
+
+
+def add_load_peak(mv: ModelVars, weights: Weights) -> None:
+    """The plan pays per session running at its busiest period (smooth load across the year)."""
+    if weights.load_peak == 0:
+        return
+    intervals = [sv.interval for sv in mv.sessions()]
+    if not intervals:
+        return
+    peak = mv.model.new_int_var(0, len(intervals), "load_peak")
+    mv.model.add_cumulative(intervals, [1] * len(intervals), peak)
+    mv.penalties["load_peak"].add(weights.load_peak, peak)
+
+
+def add_trainer_load(mv: ModelVars, problem: Problem, weights: Weights) -> None:
+    """A trainer pays per session over their weekly and monthly limits."""
+    if weights.trainer_load == 0:
+        return
+    limited = {
+        t.id: t
+        for t in problem.trainers
+        if t.max_sessions_per_week is not None or t.max_sessions_per_month is not None
+    }
+    taught: dict[str, list[tuple[SessionVars, Lit]]] = defaultdict(list)
+    for sv in mv.sessions():
+        for trainer_id, lit in sv.trainers.items():
+            if trainer_id in limited:
+                taught[trainer_id].append((sv, lit))
+    grid = mv.grid
+    for trainer_id, options in taught.items():
+        trainer = limited[trainer_id]
+        for limit, bucket_of_day, name in (
+            (trainer.max_sessions_per_week, grid.week_of_day, "week"),
+            (trainer.max_sessions_per_month, grid.month_of_day, "month"),
+        ):
+            if limit is not None:
+                add_load_limit(mv, trainer_id, options, limit, bucket_of_day, name, weights)
+
+
+def add_load_limit(
+    mv: ModelVars,
+    trainer_id: str,
+    options: list[tuple[SessionVars, Lit]],
+    limit: int,
+    bucket_of_day: Sequence[int],
+    name: str,
+    weights: Weights,
+) -> None:
+    """Sessions taught per week (or month) above `limit` pay, one by one."""
+    m, grid = mv.model, mv.grid
+    counts: dict[int, list[Lit]] = defaultdict(list)
+    for sv, lit in options:
+        buckets: dict[int, list[int]] = defaultdict(list)
+        for s in sv.domain:
+            buckets[bucket_of_day[grid.day_of(s)]].append(s)
+        if len(buckets) == 1:
+            counts[next(iter(buckets))].append(lit)
+            continue
+        parts = []
+        for bucket, slots in buckets.items():
+            e = m.new_bool_var(f"in{name}[{sv.course.id},{sv.index},{trainer_id},{bucket}]")
+            m.add_linear_expression_in_domain(
+                sv.start, cp.Domain.from_values(sorted(slots))
+            ).only_enforce_if(e)
+            counts[bucket].append(e)
+            parts.append(e)
+        m.add(sum(parts) == lit)
+    for bucket, lits in counts.items():
+        if len(lits) <= limit:
+            continue
+        over = m.new_int_var(0, len(lits) - limit, f"over[{trainer_id},{name}{bucket}]")
+        m.add(over >= sum(lits) - limit)
+        mv.penalties["trainer_load"].add(weights.trainer_load, over)
+
+
+def add_preferred_site(mv: ModelVars, weights: Weights) -> None:
+    """A session away from its course's preferred sites pays."""
+    for sv in mv.sessions():
+        preferred = sv.course.preferred_sites
+        if not preferred:
+            continue
+        for site_id, lit in sv.sites.items():
+            if site_id not in preferred:
+                mv.penalties["preferred_site"].add(weights.preferred_site, lit)
+
+
+def perturbation_multiplier(grid: TimeGrid, policy: RepairPolicy, day: DayRef) -> int:
+    """1 for sessions `near_days` or more ahead, rising to 10 for today's."""
+    if policy.now is None:
+        return 1
+    if isinstance(day, int) and isinstance(policy.now, int):
+        ahead = day - policy.now
+    else:
+        assert isinstance(day, dt.date) and isinstance(policy.now, dt.date)
+        ahead = (day - policy.now).days
+    ahead = max(0, ahead)
+    return 1 + (9 * max(0, policy.near_days - ahead)) // policy.near_days
+
+
+def add_perturbation(
+    mv: ModelVars, problem: Problem, grid: TimeGrid, weights: Weights, policy: RepairPolicy
+) -> None:
+    """Each previous session that no longer stands exactly as published pays, more if soon."""
+    if problem.previous is None or weights.perturbation == 0:
+        return
+    m = mv.model
+    for pl in problem.previous:
+        cost = weights.perturbation * perturbation_multiplier(grid, policy, pl.day)
+        day = grid.day_index(pl.day)
+        mv.penalties["perturbation"].constant += cost
+        if day is None:
+            continue
+        slot = grid.slot(day, pl.period)
+        lits = [match(mv, sv, slot, pl.site, pl.trainer) for sv in mv.courses[pl.course].sessions]
+        choices = [lit for lit in lits if lit is not None]
+        if not choices:
+            continue
+        kept = m.new_bool_var(f"kept[{pl.course},{pl.session}]")
+        m.add_max_equality(kept, choices)
+        mv.penalties["perturbation"].add(-cost, kept)
+
+
+def add_unscheduled(mv: ModelVars, weights: Weights) -> None:
+    """A course left out pays its priority times the weight."""
+    for cv in mv.courses.values():
+        if cv.course.required:
+            continue
+        cost = weights.unscheduled * cv.course.priority
+        mv.penalties["unscheduled"].constant += cost
+        mv.penalties["unscheduled"].add(-cost, cv.present)
+
+
+def add_objective(mv: ModelVars) -> None:
+    expr: list[cp.LinearExprT] = []
+    constant = 0
+    for penalty in mv.penalties.values():
+        constant += penalty.constant
+        expr.extend(coef * e for coef, e in penalty.terms)
+    mv.model.minimize(sum(expr) + constant)
+
+
+def required_text(course: Course) -> str:
+    return f"course '{course.name or course.id}' ({course.id}) is required"
