@@ -25,6 +25,9 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///offseason.db"
 
     # Solving.
+    default_weights: dict[str, int] = Field(
+        default_factory=lambda: dict(defaults.WEIGHTS), description="A plan may override these."
+    )
     solve_time_limit: float = Field(default=defaults.TIME_LIMIT_S, gt=0)
     solve_workers: int = Field(default=defaults.WORKERS, ge=1, le=64)
     solve_seed: int = Field(default=defaults.SEED, ge=0)

@@ -132,7 +132,9 @@ class Schedule:
     _blackouts: dict[tuple[str, str | None], list[Blackout]] = field(
         default_factory=dict, repr=False
     )
-    _course_facts: dict[str, tuple[int, frozenset[str], frozenset[str], list[str]]] = field(
+    _course_facts: dict[str, tuple[int, list[str]]] = field(default_factory=dict, repr=False)
+    _allowed_sites: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict, repr=False)
+    _qualified: dict[tuple[str | None, str | None], frozenset[str]] = field(
         default_factory=dict, repr=False
     )
 
@@ -180,34 +182,36 @@ class Schedule:
         covered = self.slots_of(window)
         return any(slot in covered for slot in slots)
 
-    def _facts(self, course: Course) -> tuple[int, frozenset[str], frozenset[str], list[str]]:
-        # Cached per course: qualified_trainers scans every trainer, too slow per session.
+    def _facts(self, course: Course) -> tuple[int, list[str]]:
         facts = self._course_facts.get(course.id)
         if facts is None:
             size = course.attendance
             if size is None:
                 size = sum(self.cohorts[q].size for q in course.cohorts if q in self.cohorts)
-            facts = (
-                size,
-                frozenset(self.problem.allowed_sites(course)),
-                frozenset(self.problem.qualified_trainers(course)),
-                sorted({self.cohorts[q].unit for q in course.cohorts if q in self.cohorts}),
-            )
-            self._course_facts[course.id] = facts
+            units = sorted({self.cohorts[q].unit for q in course.cohorts if q in self.cohorts})
+            facts = self._course_facts[course.id] = (size, units)
         return facts
 
     def attendance(self, course: Course) -> int:
         """As Problem.attendance, but an unknown cohort counts as empty instead of raising."""
         return self._facts(course)[0]
 
-    def allowed_sites(self, course: Course) -> frozenset[str]:
+    def units_of(self, course: Course) -> list[str]:
         return self._facts(course)[1]
 
-    def qualified_trainers(self, course: Course) -> frozenset[str]:
-        return self._facts(course)[2]
+    # The two below ask the Problem, once per distinct answer: both scan every site or trainer,
+    # too slow to repeat for each of 50,000 sessions.
+    def allowed_sites(self, course: Course) -> frozenset[str]:
+        key = tuple(course.sites)
+        if key not in self._allowed_sites:
+            self._allowed_sites[key] = frozenset(self.problem.allowed_sites(course))
+        return self._allowed_sites[key]
 
-    def units_of(self, course: Course) -> list[str]:
-        return self._facts(course)[3]
+    def qualified_trainers(self, course: Course) -> frozenset[str]:
+        key = (course.trainer, course.topic)
+        if key not in self._qualified:
+            self._qualified[key] = frozenset(self.problem.qualified_trainers(course))
+        return self._qualified[key]
 
     def blackouts_for(self, ss: PlacedSession) -> Iterator[Blackout]:
         """Blackouts that apply to a session, whatever their window."""
@@ -537,8 +541,8 @@ def course_window_violations(s: Schedule) -> list[Violation]:
             and ss.day < s.grid.first_day_from(course.earliest)
         ):
             found.append(
-                f"{label(course)} is held {s.when_session(ss)}, before its earliest day "
-                f"{day_label(course.earliest)}"
+                f"{label(course)} is held {s.when_session(ss)} "
+                f"but may not start before {day_label(course.earliest)}"
             )
         if (
             course.latest is not None
@@ -546,8 +550,8 @@ def course_window_violations(s: Schedule) -> list[Violation]:
             and ss.day > s.grid.last_day_until(course.latest)
         ):
             found.append(
-                f"{label(course)} is held {s.when_session(ss)}, after its latest day "
-                f"{day_label(course.latest)}"
+                f"{label(course)} is held {s.when_session(ss)} "
+                f"but must end by {day_label(course.latest)}"
             )
     return [Violation(rule="course_window", message=m) for m in found]
 
@@ -593,15 +597,15 @@ def pinned_violations(s: Schedule) -> list[Violation]:
     (reference_errors), so no two pins compete for a session.
     """
     found = []
-    by_course = s.by_course()
+    unmatched = s.by_course()  # sessions not yet taken by a pin
     for pin in s.problem.pins:
         course = s.courses.get(pin.course)
         if course is None:
             continue
-        sessions = by_course.get(course.id, [])
-        if not sessions:
+        if course.id not in unmatched:
             found.append(f"{label(course)} is pinned {s.when(pin.day, pin.period)} but not placed")
             continue
+        sessions = unmatched[course.id]
         match = next(
             (
                 ss
@@ -808,7 +812,7 @@ def load_peak_costs(s: Schedule, weights: Weights) -> list[Cost]:
         Cost(
             term="load_peak",
             cost=weights.load_peak * peak,
-            message=f"{peak} sessions run at once {s.when_slot(-slot)}, the busiest time",
+            message=f"{peak} session(s) run at once {s.when_slot(-slot)}, the busiest time",
         )
     ]
 

@@ -42,6 +42,10 @@ class Construction:
     unplaced: tuple[str, ...]  # course ids the greedy could not place
 
 
+# How much expected demand by later courses weighs against soft costs when choosing a place.
+HEAT_COST = 40.0
+
+
 class Greedy:
     """Places one course at a time into the occupancy, never breaking a hard rule."""
 
@@ -52,6 +56,13 @@ class Greedy:
         self.sites = {s.id: s for s in problem.sites}
         self.trainers = {t.id: t for t in problem.trainers}
         self.soft = self._soft_blackouts()
+        self.doms = {c.id: self.builder.course_domains(c) for c in problem.courses}
+        self._time_cost: dict[str, dict[int, int]] = {}
+        # Expected demand of not-yet-placed courses per site and day: placing a course where
+        # others will need the room anyway is what makes greedy schedules dead-end.
+        self.heat: dict[str, list[float]] = defaultdict(lambda: [0.0] * grid.n_days)
+        for dom in self.doms.values():
+            self.add_heat(dom, 1.0)
 
     def _soft_blackouts(self) -> list[tuple[int, Blackout, frozenset[int]]]:
         out = []
@@ -61,22 +72,48 @@ class Greedy:
                 out.append((cost, b, self.builder.covered(b.window)))
         return out
 
+    def add_heat(self, dom: CourseDomains, sign: float) -> None:
+        starts = dom.starts()
+        if not starts or not dom.sites:
+            return
+        ppd = self.grid.periods_per_day
+        lo, hi = min(starts) // ppd, max(starts) // ppd
+        if dom.course.pattern == "block":
+            hi += dom.course.sessions - 1
+        hi = min(hi, self.grid.n_days - 1)
+        per_day = (
+            sign * dom.course.sessions * dom.course.length / ((hi - lo + 1) * ppd * len(dom.sites))
+        )
+        for site in dom.sites:
+            row = self.heat[site]
+            for d in range(lo, hi + 1):
+                row[d] += per_day
+
+    def heat_at(self, site: str, slot: int) -> float:
+        return self.heat[site][self.grid.day_of(slot)]
+
+    def _session_cost(self, course: Course, slot: int) -> int:
+        """Plan/unit/cohort/course soft-blackout cost of one session starting at `slot`."""
+        costs = self._time_cost.get(course.id)
+        if costs is None:
+            costs = defaultdict(int)
+            for weight, b, covered in self.soft:
+                if b.scope in ("site", "trainer") or not self.builder.blackout_applies_in_time(
+                    b, course
+                ):
+                    continue
+                free = self.builder.starts_avoiding(covered, course.length)
+                for st in self.builder.working_starts(course.length) - free:
+                    costs[st] += weight
+            self._time_cost[course.id] = costs
+        return costs.get(slot, 0)
+
     def soft_cost(self, course: Course, slot: int, site: str, trainer: str | None) -> int:
         """Soft-blackout, capacity and preferred-site cost of one session at one place."""
-        cost = 0
+        cost = self._session_cost(course, slot)
         span = range(slot, slot + course.length)
         for weight, b, covered in self.soft:
-            if not any(s in covered for s in span):
-                continue
-            scope, target = b.scope, b.target
-            if (
-                (scope == "site" and target == site)
-                or (scope == "trainer" and target == trainer)
-                or (
-                    scope not in ("site", "trainer")
-                    and self.builder.blackout_applies_in_time(b, course)
-                )
-            ):
+            if b.scope == "site" and b.target == site and any(x in covered for x in span):
                 cost += weight
         s = self.sites[site]
         if not s.capacity_hard:
@@ -118,7 +155,7 @@ class Greedy:
 
     def place_block(self, dom: CourseDomains) -> list[Placement] | None:
         course, ppd = dom.course, self.grid.periods_per_day
-        best: tuple[tuple[int, int, int], int, str, list[str]] | None = None
+        best: tuple[tuple[float, int, int], int, str, list[str]] | None = None
         for site in dom.sites:
             site_obj = self.sites[site]
             if site_obj.capacity_hard and self.problem.attendance(course) > site_obj.capacity:
@@ -128,8 +165,9 @@ class Greedy:
                 if not all(self.free(course, s, site) for s in starts):
                     continue
                 cost = sum(self.soft_cost(course, s, site, None) for s in starts)
+                heat = sum(self.heat_at(site, s) for s in starts)
                 load = max(self.load_of(s, course.length) for s in starts)
-                rank = (cost, load, b)
+                rank = (cost + heat * HEAT_COST, load, b)
                 if best is not None and rank >= best[0]:
                     continue
                 trainers: list[str] = []
@@ -156,7 +194,7 @@ class Greedy:
         days_used: set[int] = set()
         site_pref: str | None = None
         for _ in range(course.sessions):
-            best: tuple[tuple[int, ...], int, str, str] | None = None
+            best: tuple[tuple[float, ...], int, str, str] | None = None
             for site in ([site_pref] if site_pref else []) + [
                 s for s in dom.sites if s != site_pref
             ]:
@@ -170,7 +208,8 @@ class Greedy:
                     rank = (
                         int(day in days_used and len(days_used) < course.wanted_days),
                         self.soft_cost(course, s, site, None)
-                        + (0 if site == site_pref else self.weights.stability),
+                        + (0 if site == site_pref else self.weights.stability)
+                        + self.heat_at(site, s) * HEAT_COST,
                         self.load_of(s, course.length),
                         s,
                     )
@@ -217,15 +256,13 @@ class Greedy:
         )
 
 
-def difficulty(dom: CourseDomains, problem: Problem) -> tuple[int, ...]:
-    """Hardest first: required, block, long, big, few options."""
+def difficulty(dom: CourseDomains, problem: Problem) -> tuple[float, ...]:
+    """Hardest first: required, then fewest places per session of work, then biggest."""
     course = dom.course
-    options = len(dom.starts()) * max(1, len(dom.sites))
+    places = sum(len(dom.site_starts(s)) for s in dom.sites)
     return (
         0 if course.required else 1,
-        0 if course.pattern == "block" else 1,
-        -course.sessions * course.length,
-        options,
+        places / (course.sessions * course.length),
         -problem.attendance(course),
     )
 
@@ -235,21 +272,23 @@ def construct(
     grid: TimeGrid,
     weights: Weights,
     keep: Sequence[Placement] = (),
+    skip: set[str] | frozenset[str] = frozenset(),
 ) -> Construction:
     """Greedy schedule. `keep` are sessions already decided (pins, frozen, a previous schedule
     being repaired): whole courses among them are kept as they are when still valid."""
     greedy = Greedy(problem, grid, weights)
-    doms = {c.id: greedy.builder.course_domains(c) for c in problem.courses}
+    doms = greedy.doms
     placements: list[Placement] = []
     kept_courses = kept_whole_courses(problem, grid, greedy, doms, keep)
     for pls in kept_courses.values():
         placements.extend(pls)
-    unplaced = []
+    unplaced = sorted(set(skip) - set(kept_courses))
     order = sorted(
-        (d for cid, d in doms.items() if cid not in kept_courses),
+        (d for cid, d in doms.items() if cid not in kept_courses and cid not in skip),
         key=lambda d: difficulty(d, problem),
     )
     for dom in order:
+        greedy.add_heat(dom, -1.0)
         placed = (
             greedy.place_block(dom) if dom.course.pattern == "block" else greedy.place_spread(dom)
         )

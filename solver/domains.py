@@ -67,15 +67,17 @@ class DomainBuilder:
     def __init__(self, problem: Problem, grid: TimeGrid) -> None:
         self.problem = problem
         self.grid = grid
-        self._window_cache: dict[Window, frozenset[int]] = {}
+        self._window_cache: dict[tuple[object, ...], frozenset[int]] = {}
         self._free_cache: dict[tuple[frozenset[int], int], frozenset[int]] = {}
         cohort_unit = {q.id: q.unit for q in problem.cohorts}
         self._cohort_unit = cohort_unit
 
     def covered(self, window: Window) -> frozenset[int]:
-        if window not in self._window_cache:
-            self._window_cache[window] = frozenset(self.grid.window_slots(window))
-        return self._window_cache[window]
+        periods = None if window.periods is None else tuple(window.periods)
+        key = (window.first, window.last, periods)
+        if key not in self._window_cache:
+            self._window_cache[key] = frozenset(self.grid.window_slots(window))
+        return self._window_cache[key]
 
     def working_starts(self, length: int) -> frozenset[int]:
         ppd = self.grid.periods_per_day

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model as cp
@@ -82,10 +82,18 @@ class ModelVars:
 
 @dataclass(frozen=True)
 class BuildOptions:
-    """`explain` guards every relaxable hard rule with an assumption literal instead of
-    folding it into variable domains, so CP-SAT can name the rules that conflict."""
+    """How to build.
+
+    `explain` guards every relaxable hard rule with an assumption literal instead of folding
+    it into variable domains, so CP-SAT can name the rules that conflict. `fixed` maps course
+    ids to placements they must keep (an empty list: left out); those courses get constants
+    and their one chosen site and trainer only, so a neighbourhood's model stays small.
+    `domains` reuses start domains computed for an earlier build of the same problem.
+    """
 
     explain: bool = False
+    fixed: Mapping[str, Sequence[Placement]] | None = None
+    domains: dict[str, CourseDomains] | None = None
 
 
 def build_model(
@@ -99,9 +107,16 @@ def build_model(
     mv = ModelVars(model=cp.CpModel(), grid=grid)
     builder = DomainBuilder(problem, grid)
     frozen = frozen_placements(problem, grid, policy)
+    domains = options.domains if options.domains is not None else {}
     # Hard
     for course in problem.courses:
-        add_course(mv, problem, builder.course_domains(course), options)
+        if course.id not in domains:
+            domains[course.id] = builder.course_domains(course)
+        fixed = None if options.fixed is None else options.fixed.get(course.id)
+        dom = (
+            domains[course.id] if fixed is None else fixed_domains(domains[course.id], fixed, grid)
+        )
+        add_course(mv, problem, dom, options)
     add_site_no_overlap(mv)
     add_trainer_no_overlap(mv)
     add_cohort_no_overlap(mv, problem)
@@ -172,6 +187,30 @@ def add_course(mv: ModelVars, problem: Problem, dom: CourseDomains, options: Bui
         cv.sessions.append(SessionVars(course, k, start, domain, present, interval))
     add_site_choice(mv, problem, cv, dom, options)
     add_trainer_choice(mv, cv, dom, options)
+
+
+def fixed_domains(
+    dom: CourseDomains, placements: Sequence[Placement], grid: TimeGrid
+) -> CourseDomains:
+    """A course reduced to where it is: its starts, its sites and trainers only (no options
+    at all when it is left out, which forces it out)."""
+    slots = []
+    for pl in placements:
+        day = grid.day_index(pl.day)
+        if day is not None:
+            slots.append(grid.slot(day, pl.period))
+    if dom.course.pattern == "block":
+        slots = sorted(slots)[:1]
+    starts = frozenset(slots)
+    sites = {pl.site for pl in placements}
+    trainers = {pl.trainer for pl in placements}
+    return CourseDomains(
+        course=dom.course,
+        base=starts,
+        time=[],
+        sites={s: r for s, r in dom.sites.items() if s in sites},
+        trainers={t: r for t, r in dom.trainers.items() if t in trainers},
+    )
 
 
 def add_restriction(mv: ModelVars, start: cp.LinearExprT, r: Restriction, when: list[Lit]) -> None:

@@ -8,11 +8,33 @@ of trainers then take a moment, not minutes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 
 from solver.grid import TimeGrid
-from solver.problem import Blackout, Course, Problem, Site, Trainer, Window
+from solver.problem import (
+    Blackout,
+    Cohort,
+    Course,
+    DayRef,
+    Pin,
+    Problem,
+    Site,
+    Trainer,
+    Unit,
+    Window,
+)
+from solver.wording import (
+    Named,
+    course_text,
+    date_text,
+    dates_text,
+    entity_text,
+    periods_text,
+    slot_text,
+    span_text,
+    window_text,
+)
 
 _LISTED = 3  # trainers/sites named one by one in a message; more are counted
 
@@ -140,11 +162,12 @@ class Availability:
     site_free: dict[str, int]
     # free mask -> (a site with soft capacity, largest hard capacity): sites grouped by open time
     site_groups: dict[int, tuple[bool, int]]
+    courses: dict[str, Course]
     sites: dict[str, Site]
     trainers: dict[str, Trainer]
+    units: dict[str, Unit]
+    cohorts: dict[str, Cohort]
     by_topic: dict[str, list[str]]
-    cohort_unit: dict[str, str]
-    cohort_size: dict[str, int]
     _starts_cache: dict[tuple[object, ...], int] = field(default_factory=dict)
 
     @staticmethod
@@ -184,11 +207,12 @@ class Availability:
             trainer_free=trainer_free,
             site_free=site_free,
             site_groups=groups,
+            courses={c.id: c for c in problem.courses},
             sites={s.id: s for s in problem.sites},
             trainers={t.id: t for t in problem.trainers},
+            units={u.id: u for u in problem.units},
+            cohorts={q.id: q for q in problem.cohorts},
             by_topic=by_topic,
-            cohort_unit={q.id: q.unit for q in problem.cohorts},
-            cohort_size={q.id: q.size for q in problem.cohorts},
         )
 
     def qualified(self, course: Course) -> list[str]:
@@ -205,13 +229,14 @@ class Availability:
     def attendance(self, course: Course) -> int:
         if course.attendance is not None:
             return course.attendance
-        return sum(self.cohort_size.get(q, 0) for q in course.cohorts)
+        return sum(self.cohorts[q].size for q in course.cohorts if q in self.cohorts)
 
     def time_blackouts(self, course: Course) -> list[tuple[Blackout, int]]:
         """Hard blackouts that apply to every session of the course, whatever site or trainer."""
         keys: list[tuple[str, str | None]] = [("plan", None), ("course", course.id)]
         keys += [("cohort", q) for q in course.cohorts]
-        keys += [("unit", u) for u in sorted({self.cohort_unit.get(q, "") for q in course.cohorts})]
+        units = {self.cohorts[q].unit for q in course.cohorts if q in self.cohorts}
+        keys += [("unit", u) for u in sorted(units)]
         return [item for key in keys for item in self.hard_blackouts.get(key, [])]
 
     def window(self, course: Course) -> tuple[int, int]:
@@ -223,6 +248,10 @@ class Availability:
 
     def window_slots(self, course: Course) -> int:
         return _days_mask(self.grid, *self.window(course))
+
+    def window_starts(self, course: Course) -> int:
+        """Starts of any one session inside the window, blackouts aside."""
+        return _starts(self.grid, self.window_slots(course), course.length)
 
     def session_starts(self, course: Course) -> int:
         """Starts of any one session inside the window, clear of hard blackouts in time."""
@@ -313,6 +342,7 @@ def precheck(problem: Problem, grid: TimeGrid) -> list[Finding]:
         if not any(f.fatal for f in course_findings):
             reach[course.id] = starts
     findings += [f for pin in problem.pins for f in _pin_findings(free, pin)]
+    findings += _block_pins_findings(free)
     findings += _cohort_overloads(free, reach)
     findings += _trainer_overloads(free, reach)
     return findings
@@ -338,13 +368,13 @@ def _course_findings(free: Availability, course: Course) -> tuple[list[Finding],
     starts = free.session_starts(course)
     trainers = free.trainer_starts(course)
     sites = free.site_starts(course)
-    found += _trainer_free_findings(free, course, starts & trainers)
-    found += _site_open_findings(free, course, starts, sites)
+    found += _trainer_free_findings(free, course, trainers)
+    found += _site_open_findings(free, course, sites)
     if any(f.fatal for f in found):
         return found, 0
     reach = _reach(grid, course, starts & trainers, sites)
     if not _fits(grid, course, reach):
-        found.append(_no_common_time(free, course, reach))
+        found.append(_no_common_time(free, course, trainers, sites))
     elif course.pattern == "spread":
         found += _min_days_findings(free, course, reach)
     return found, reach
@@ -375,12 +405,22 @@ def _head(free: Availability, course: Course) -> str:
 
 
 def _shortfall(course: Course, room: int) -> str:
-    """'for at most 3 consecutive working days, and it needs 5' and the like."""
-    if room == 0:
-        return "at no time"
+    """'for at most 3 consecutive working days, and the course needs 5' and the like."""
     if course.pattern == "block":
-        return f"for at most {room} consecutive working days, and it needs {course.sessions}"
-    return f"for only {room} of its {course.sessions} sessions"
+        return (
+            f"for at most {room} consecutive working days, and the course needs {course.sessions}"
+        )
+    return f"for only {room} of the course's {course.sessions} sessions"
+
+
+def _free_in_it(course: Course, room: int, word: str = "free") -> str:
+    """'never free in it', or 'free in it' and the shortfall."""
+    return f"never {word} in it" if room == 0 else f"{word} in it {_shortfall(course, room)}"
+
+
+def _details(names_reasons: list[tuple[str, str]]) -> str:
+    """'; t-1 is unavailable 1–5 Mar 2027; t-2 is ...' for those with a reason to give."""
+    return "".join(f"; {name} is {reasons}" for name, reasons in names_reasons if reasons)
 
 
 def _why(reason: str) -> str:
@@ -401,10 +441,14 @@ def _blackout_text(free: Availability, blackout: Blackout) -> str:
     elif blackout.scope == "course":
         who = "the course"
     else:
-        index = free.problem._index()[blackout.scope]
-        entity = index.get(blackout.target or "")
-        name = entity_text(entity) if entity is not None else blackout.target  # type: ignore[arg-type]
-        who = f"{blackout.scope} {name}"
+        indexes: dict[str, Mapping[str, Named]] = {
+            "unit": free.units,
+            "cohort": free.cohorts,
+            "site": free.sites,
+            "trainer": free.trainers,
+        }
+        entity = indexes[blackout.scope].get(blackout.target or "")
+        who = f"{blackout.scope} {entity_text(entity) if entity else blackout.target}"
     label = f" [{blackout.id}]" if blackout.id else ""
     when = window_text(free.grid, blackout.window)
     return f"{who} is blacked out {when}{_why(blackout.reason or blackout.window.reason)}{label}"
@@ -454,9 +498,11 @@ def _capacity_findings(free: Availability, course: Course) -> list[Finding]:
     """Too many trainees for every allowed site: fatal when all their capacities are hard."""
     attendance = free.attendance(course)
     allowed = free.allowed_sites(course)
-    if not allowed or max(s.capacity for s in allowed) >= attendance:
-        return []
     c = course_text(course)
+    if not allowed:
+        return [Finding("no_site", f"course {c} has no site it may use", course.id, True)]
+    if max(s.capacity for s in allowed) >= attendance:
+        return []
     if all(s.capacity_hard for s in allowed):
         largest = max(allowed, key=lambda s: s.capacity)
         which = "its only allowed site" if len(allowed) == 1 else "the largest site it may use"
@@ -489,9 +535,20 @@ def _trainer_reasons(free: Availability, trainer: Trainer, window: int) -> str:
     return " and ".join(out)
 
 
-def _trainer_free_findings(free: Availability, course: Course, starts: int) -> list[Finding]:
+def _blackouts_too(free: Availability, course: Course, fits_without: bool) -> str:
+    """'; unit X is blacked out ...' when the course's own hard blackouts are part of the reason."""
+    if not fits_without:
+        return ""
+    window = free.window_slots(course)
+    return "".join(
+        f"; {_blackout_text(free, b)}" for b, m in free.time_blackouts(course) if m & window
+    )
+
+
+def _trainer_free_findings(free: Availability, course: Course, trainers: int) -> list[Finding]:
     """No qualified trainer free long enough (a block may change trainer from day to day)."""
     grid = free.grid
+    starts = free.session_starts(course) & trainers
     if _fits(grid, course, starts):
         return []
     window = free.window_slots(course)
@@ -505,16 +562,21 @@ def _trainer_free_findings(free: Availability, course: Course, starts: int) -> l
         if room == 0 and reasons:
             message = f"{head}, but {who} {reasons}"
         else:
-            message = f"{head}, but {who} free {_shortfall(course, room)} in it{_why(reasons)}"
+            message = f"{head}, but {who} {_free_in_it(course, room)}"
+            message += _details([(entity_text(only), reasons)])
     else:
         names = _listed([entity_text(t) for t in qualified])
         message = (
-            f"{head}, but between them its qualified trainers {names} are free"
-            f" {_shortfall(course, room)} in it"
+            f"{head}, but between them its qualified trainers {names} are"
+            f" {_free_in_it(course, room)}"
         )
         if len(qualified) <= _LISTED:
-            details = [f"{entity_text(t)}: {_trainer_reasons(free, t, window)}" for t in qualified]
-            message += f" ({'; '.join(details)})"
+            message += _details(
+                [(entity_text(t), _trainer_reasons(free, t, window)) for t in qualified]
+            )
+    message += _blackouts_too(
+        free, course, _fits(grid, course, free.window_starts(course) & trainers)
+    )
     return [Finding("trainer_unavailable", message, course.id, True)]
 
 
@@ -536,10 +598,11 @@ def _site_reasons(free: Availability, site: Site, window: int) -> str:
 
 
 def _site_open_findings(
-    free: Availability, course: Course, starts: int, site_starts: list[int]
+    free: Availability, course: Course, site_starts: list[int]
 ) -> list[Finding]:
     """No allowed site that seats the course is open long enough (a block keeps one site)."""
     grid = free.grid
+    starts = free.session_starts(course)
     if not site_starts or _fits(grid, course, _reach(grid, course, starts, site_starts)):
         return []
     if course.pattern == "block":
@@ -549,29 +612,36 @@ def _site_open_findings(
     attendance = free.attendance(course)
     usable = [s for s in free.allowed_sites(course) if _seats(s, attendance)]
     window = free.window_slots(course)
-    head, shortfall = _head(free, course), _shortfall(course, room)
+    head, open_ = _head(free, course), _free_in_it(course, room, "open")
     if len(usable) == 1:
-        reasons = _site_reasons(free, usable[0], window)
-        message = (
-            f"{head}, but the only site it may use, {entity_text(usable[0])}, is open"
-            f" {shortfall} in it{_why(reasons)}"
-        )
+        only = entity_text(usable[0])
+        message = f"{head}, but the only site it may use, {only}, is {open_}"
     else:
         names = _listed([entity_text(s) for s in usable])
-        each = "each of" if course.pattern == "block" else "between them"
-        message = f"{head}, but {each} the sites it may use ({names}) {'is' if course.pattern == 'block' else 'are'} open {shortfall} in it"
-        if len(usable) <= _LISTED:
-            details = [f"{entity_text(s)}: {_site_reasons(free, s, window)}" for s in usable]
-            message += f" ({'; '.join(details)})"
+        if course.pattern == "block":  # one site for the whole block
+            message = f"{head}, but each of the sites it may use ({names}) is {open_}"
+        else:
+            message = f"{head}, but between them the sites it may use ({names}) are {open_}"
+    if len(usable) <= _LISTED:
+        message += _details([(entity_text(s), _site_reasons(free, s, window)) for s in usable])
+    without = _reach(grid, course, free.window_starts(course), site_starts)
+    message += _blackouts_too(free, course, _fits(grid, course, without))
     return [Finding("site_closed", message, course.id, True)]
 
 
-def _no_common_time(free: Availability, course: Course, reach: int) -> Finding:
-    room = _room(free.grid, course, reach)
+def _no_common_time(
+    free: Availability, course: Course, trainers: int, site_starts: list[int]
+) -> Finding:
+    grid = free.grid
+    room = _room(
+        grid, course, _reach(grid, course, free.session_starts(course) & trainers, site_starts)
+    )
     message = (
         f"{_head(free, course)}; a qualified trainer is free and a site it may use is open"
-        f" at times, but both together {_shortfall(course, room)}"
+        f" at times, but the two are {_free_in_it(course, room, 'available together')}"
     )
+    without = _reach(grid, course, free.window_starts(course) & trainers, site_starts)
+    message += _blackouts_too(free, course, _fits(grid, course, without))
     return Finding("no_common_time", message, course.id, True)
 
 
@@ -594,8 +664,8 @@ def _min_days_findings(free: Availability, course: Course, reach: int) -> list[F
 def _pin_findings(free: Availability, pin: Pin) -> list[Finding]:
     """Each way a pin breaks the rules. Always fatal: a pinned course must be placed."""
     grid = free.grid
-    course = free.problem._index()["course"].get(pin.course)
-    if not isinstance(course, Course):
+    course = free.courses.get(pin.course)
+    if course is None:
         return []
     day = grid.day_index(pin.day)
     if day is None:
@@ -626,12 +696,40 @@ def _pin_problems(free: Availability, course: Course, pin: Pin, day: int) -> lis
         for b, m in free.time_blackouts(course)
         if m & session
     ]
+    if not out and course.pattern == "block":
+        n = course.sessions
+        blocks = _block_cover(grid, _block_starts(grid, free.session_starts(course), n), n)
+        if not blocks >> grid.slot(day, pin.period) & 1:
+            out.append(f"leaves no room around it for a block of {n} consecutive working days")
     site = free.sites.get(pin.site or "")
     if site is not None:
         out += _pin_site_problems(free, course, site, session)
     trainer = free.trainers.get(pin.trainer or "")
     if trainer is not None:
         out += _pin_trainer_problems(free, course, trainer, session)
+    return out
+
+
+def _block_pins_findings(free: Availability) -> list[Finding]:
+    """Pins of one block course must fit in one block: one period, within `sessions` days."""
+    grid, out = free.grid, []
+    pinned: dict[str, list[tuple[int, int]]] = {}
+    for pin in free.problem.pins:
+        day = grid.day_index(pin.day)
+        if day is not None and pin.course in free.courses:
+            pinned.setdefault(pin.course, []).append((day, pin.period))
+    for course_id, pins in pinned.items():
+        course = free.courses[course_id]
+        days = sorted(d for d, _ in pins)
+        if course.pattern != "block" or len(pins) < 2:
+            continue
+        if len({p for _, p in pins}) > 1 or days[-1] - days[0] >= course.sessions:
+            where = _listed([slot_text(grid, grid.slot(d, p)) for d, p in sorted(pins)])
+            message = (
+                f"the pins of course {course_text(course)} at {where} cannot all be in one block"
+                f" of {course.sessions} consecutive working days at one time of day"
+            )
+            out.append(Finding("pin", message, course.id, True))
     return out
 
 
@@ -736,16 +834,11 @@ def _trainer_overloads(free: Availability, reach: dict[str, int]) -> list[Findin
     """A fixed trainer teaches one session at a time, and only when free."""
     by_trainer: dict[str, list[_Demand]] = {}
     for demand in _demands(free, reach).values():
-        trainer = demand.course.trainer
-        if trainer is not None:
-            mine = _Demand(
-                demand.course,
-                demand.first,
-                demand.last,
-                demand.slots,
-                demand.room & free.trainer_free[trainer],
-            )
-            by_trainer.setdefault(trainer, []).append(mine)
+        fixed = demand.course.trainer
+        if fixed is not None:
+            room = demand.room & free.trainer_free[fixed]
+            mine = _Demand(demand.course, demand.first, demand.last, demand.slots, room)
+            by_trainer.setdefault(fixed, []).append(mine)
     out = []
     for trainer in free.problem.trainers:
         found = _overload(by_trainer.get(trainer.id, []))

@@ -8,8 +8,8 @@ at once with its path.
 from __future__ import annotations
 
 import datetime as dt
-from functools import cached_property
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -17,6 +17,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 # abstract grid (timetabling benchmarks have days without dates).
 DayRef = int | dt.date
 Id = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
 
 
 class _Model(BaseModel):
@@ -274,25 +279,35 @@ class Problem(_Model):
         default_factory=dict, description="Overrides of the default soft-term weights."
     )
 
-    @cached_property
+    # Lookups by id, cached against the very list they index: `model_copy(update=...)` copies
+    # the cache along with the fields, so a cache must notice when its list was replaced.
+    def _by_id(self, name: str, items: Sequence[_HasId]) -> dict[str, Any]:
+        cache: dict[str, tuple[object, dict[str, Any]]] = self.__dict__.setdefault("_id_index", {})
+        hit = cache.get(name)
+        if hit is None or hit[0] is not items:
+            hit = (items, {x.id: x for x in items})
+            cache[name] = hit
+        return hit[1]
+
+    @property
     def course_by_id(self) -> dict[str, Course]:
-        return {c.id: c for c in self.courses}
+        return self._by_id("courses", self.courses)
 
-    @cached_property
+    @property
     def site_by_id(self) -> dict[str, Site]:
-        return {s.id: s for s in self.sites}
+        return self._by_id("sites", self.sites)
 
-    @cached_property
+    @property
     def trainer_by_id(self) -> dict[str, Trainer]:
-        return {t.id: t for t in self.trainers}
+        return self._by_id("trainers", self.trainers)
 
-    @cached_property
+    @property
     def unit_by_id(self) -> dict[str, Unit]:
-        return {u.id: u for u in self.units}
+        return self._by_id("units", self.units)
 
-    @cached_property
+    @property
     def cohort_by_id(self) -> dict[str, Cohort]:
-        return {q.id: q for q in self.cohorts}
+        return self._by_id("cohorts", self.cohorts)
 
     def course(self, course_id: str) -> Course:
         return self.course_by_id[course_id]

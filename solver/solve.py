@@ -6,18 +6,21 @@ breakdown reported are the checker's, so they mean exactly what the rules say.
 
 from __future__ import annotations
 
-import threading
+import math
 import time
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from ortools.sat.python import cp_model as cp
 
+from solver.bounds import lower_bound
 from solver.checker import check
 from solver.construct import construct
 from solver.explain import conflicting_rules
 from solver.grid import TimeGrid
+from solver.lns import Search, group, set_hints
 from solver.model import ModelVars, build_model
 from solver.params import SolveParams
 from solver.precheck import precheck
@@ -62,10 +65,12 @@ def solve(
         return Solution(status="invalid", prechecks=errors, weights=weights, policy=policy)
     grid = TimeGrid.of(problem.calendar)
     findings = precheck(problem, grid)
+    # Fatal for the plan: course-less overloads, broken pins, and required courses that
+    # cannot be placed (an optional one is just left out, with the finding as its reason).
     fatal_required = [
         f
         for f in findings
-        if f.fatal and f.course is not None and problem.course(f.course).required
+        if f.fatal and (f.course is None or f.rule == "pin" or problem.course(f.course).required)
     ]
     notes = [f.message for f in findings]
     stats: dict[str, Any] = {"working_days": grid.n_days, "slots": grid.n_slots}
@@ -75,62 +80,228 @@ def solve(
 
     report(Progress(time.monotonic() - t0, "construct"))
     keep = list(problem.previous or []) if params.mode == "repair" else []
-    start = construct(problem, grid, weights, keep=keep)
+    start = construct(problem, grid, weights, keep=keep, skip=pinned_courses(problem, policy))
     stats["construct_s"] = round(time.monotonic() - t0, 3)
-    stats["construct_unplaced"] = list(start.unplaced)
-    best: tuple[list[Placement], int] | None = None
-    if not start.unplaced:
-        result = check(problem, start.placements, weights, policy)
-        if result.feasible:
-            best = (list(start.placements), result.objective)
-            stats["first_feasible_s"] = stats["construct_s"]
-            report(Progress(time.monotonic() - t0, "construct", result.objective))
-
-    report(Progress(time.monotonic() - t0, "build"))
-    mv = build_model(problem, grid, weights, policy)
+    stats["construct_unplaced"] = len(start.unplaced)
+    own_bound = lower_bound(problem, grid, weights, policy)
+    stats["own_bound"] = own_bound
+    run = Run(problem, weights, policy, params, report, t0, own_bound, stats)
+    run.offer(list(start.placements), "construct")
+    run.attach(build_model(problem, grid, weights, policy))
     stats["build_s"] = round(time.monotonic() - t0 - stats["construct_s"], 3)
-    add_hints(mv, start.placements)
-    remaining = max(0.1, params.time_limit - (time.monotonic() - t0))
-    solver = cp.CpSolver()
-    configure(solver, params, remaining)
-    callback = _Callback(mv, t0, report)
-    status = solver.solve(mv.model, callback)
-    stats.update(_solver_stats(solver, mv, status))
-    stats["wall_s"] = round(time.monotonic() - t0, 3)
+    run.complete(start.unplaced)
+    run.improve()
+    run.final()
+    return run.answer(grid, findings, notes)
 
-    if status in (cp.OPTIMAL, cp.FEASIBLE):
-        placements = extract(mv, solver)
-        result = check(problem, placements, weights, policy)
-        if not result.feasible:
-            raise AssertionError(f"model broke a hard rule: {result.violations[:3]}")
-        if best is None or result.objective <= best[1]:
-            best = (placements, result.objective)
-        stats.setdefault("first_feasible_s", callback.first_s)
-        stats["model_objective"] = int(solver.objective_value)
-    if best is None:
-        if status == cp.INFEASIBLE:
-            return _infeasible(problem, grid, weights, policy, notes, [], stats, t0)
-        return Solution(
-            status="unknown", prechecks=notes, weights=weights, policy=policy, stats=stats
+
+# Python work per neighbourhood step (clone, check) charged to the deterministic clock, so that
+# one-worker runs stop after the same number of steps on any machine.
+STEP_OVERHEAD = 0.05
+
+
+class Run:
+    """One solve's search state: the best schedule so far, the bound, the clock."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        weights: Weights,
+        policy: RepairPolicy,
+        params: SolveParams,
+        report: ProgressFn,
+        t0: float,
+        own_bound: int,
+        stats: dict[str, Any],
+    ) -> None:
+        self.problem, self.weights, self.policy, self.params = problem, weights, policy, params
+        self.report, self.t0, self.stats = report, t0, stats
+        self.best: list[Placement] = []
+        self.best_cost: int | None = None  # checker objective of a complete, valid schedule
+        self.must = must_place(problem, policy)
+        self.missing: list[str] = list(self.must)
+        self.costly: list[str] = []
+        self.bound = own_bound
+        self.cpsat_bound: int | None = None
+        self.proven = False
+        self.det_used = 0.0
+        self.steps = 0
+        self.improvements = 0
+
+    def attach(self, mv: ModelVars) -> None:
+        """The full model, built once the construction's schedule is already on offer."""
+        self.mv = mv
+        self.search = Search(mv, self.problem, self.weights, self.policy, self.params, extract)
+
+    # The clock: wall time, or deterministic time with one worker (reproducible runs).
+    def elapsed(self) -> float:
+        return time.monotonic() - self.t0
+
+    def left(self) -> float:
+        wall_left = self.params.time_limit - self.elapsed()
+        if self.params.workers == 1:
+            guard = 3 * self.params.time_limit - self.elapsed()
+            return min(self.params.time_limit - self.det_used, guard)
+        return wall_left
+
+    def offer(self, placements: list[Placement], source: str) -> bool:
+        """Keep `placements` if better: fewer required courses missing, then cheaper."""
+        result = check(self.problem, placements, self.weights, self.policy)
+        placed = {pl.course for pl in placements}
+        missing = [c for c in self.must if c not in placed]
+        # A course that must be placed and is not shows up as sessions/pinned/frozen trouble;
+        # anything else, or anything at all once nothing is missing, is a bug.
+        excused = ("sessions", "pinned", "frozen") if missing else ()
+        broken = [v for v in result.violations if v.rule not in excused]
+        if broken:
+            raise AssertionError(f"{source} broke a hard rule: {broken[:3]}")
+        inf = float("inf")
+        key = (len(missing), inf if missing else result.objective)
+        current = (len(self.missing), inf if self.best_cost is None else self.best_cost)
+        if self.best and key >= current:
+            return False
+        self.best, self.missing = placements, missing
+        if missing:
+            return True
+        if self.best_cost is None:
+            self.stats["first_feasible_s"] = round(self.elapsed(), 3)
+        self.best_cost = result.objective
+        per_course: dict[str, int] = defaultdict(int)
+        for c in result.costs:
+            if c.course is not None:
+                per_course[c.course] += c.cost
+        self.costly = sorted(per_course, key=lambda k: -per_course[k])
+        self.improvements += 1
+        gap = gap_of(self.best_cost, self.bound)
+        self.report(Progress(self.elapsed(), source, self.best_cost, self.bound, gap))
+        return True
+
+    def complete(self, unplaced: Sequence[str]) -> None:
+        """Place what the construction could not, re-placing its neighbours as needed."""
+        size = 20
+        while self.missing and self.left() > 0.2:
+            seeds = self.missing[:3]
+            free = self.search.around(seeds, self.best, size)
+            limit = min(max(1.0, self.left() / 4), 5.0)
+            result = self.step(free, limit, first_solution=True)
+            if result is None or not self.offer(result, "complete"):
+                size = min(400, int(size * 1.6) + 1)
+            if size >= 400 and self.elapsed() > self.params.time_limit / 2:
+                break
+
+    def step(self, free: set[str], limit: float, first_solution: bool) -> list[Placement] | None:
+        r = self.search.step(self.best, free, limit, first_solution)
+        self.det_used += r.deterministic_time + STEP_OVERHEAD
+        self.steps += 1
+        return r.placements
+
+    def improve(self) -> None:
+        """Neighbourhood search until the time left is what the final full solve needs."""
+        if self.missing or self.best_cost is None:
+            return
+        size = 30
+        reserve = self.final_budget()
+        while self.left() > reserve + 0.2 and self.best_cost > self.bound:
+            kind, free = self.search.pick(self.best, size, self.costly)
+            limit = min(2.0, max(0.3, self.left() - reserve))
+            before = self.best_cost
+            r = self.search.step(self.best, free, limit)
+            tried = self.stats.setdefault("neighbourhoods", {})
+            tried[kind.split(":")[0]] = tried.get(kind.split(":")[0], 0) + 1
+            self.det_used += r.deterministic_time + STEP_OVERHEAD
+            self.steps += 1
+            if r.placements is not None:
+                self.offer(r.placements, f"lns:{kind}")
+            if r.status == "OPTIMAL_ALL":
+                self.proven = True
+                self.stats["model_objective"] = r.model_objective
+                return
+            if r.status == "OPTIMAL" and r.deterministic_time < limit / 2:
+                size = min(len(self.mv.courses), int(size * 1.25) + 1)
+            elif self.best_cost == before:
+                size = max(8, int(size * 0.9))
+
+    def final_budget(self) -> float:
+        return min(0.25 * self.params.time_limit, 15.0)
+
+    def final(self) -> None:
+        """A full-model CP-SAT run from the best schedule: a bound, and sometimes better."""
+        if self.proven:
+            self.stats.update(
+                lns_steps=self.steps,
+                improvements=self.improvements,
+                wall_s=round(self.elapsed(), 3),
+            )
+            return
+        limit = max(0.1, self.left())
+        solver = cp.CpSolver()
+        configure(solver, self.params, limit)
+        set_hints(self.mv, self.mv.model, group(self.best))
+        status = solver.solve(self.mv.model)
+        self.det_used += solver.deterministic_time
+        self.stats.update(_solver_stats(solver, self.mv, status))
+        if status in (cp.OPTIMAL, cp.FEASIBLE):
+            self.offer(extract(self.mv, solver), "full")
+            self.stats["model_objective"] = round(solver.objective_value)
+        if status in (cp.OPTIMAL, cp.FEASIBLE, cp.INFEASIBLE):
+            self.cpsat_bound = (
+                math.ceil(solver.best_objective_bound - 1e-6) if status != cp.INFEASIBLE else None
+            )
+            self.proven = status == cp.INFEASIBLE or (
+                status == cp.OPTIMAL
+                and self.best_cost is not None
+                and round(solver.objective_value) == self.best_cost
+            )
+        if self.cpsat_bound is not None:
+            self.bound = max(self.bound, self.cpsat_bound)
+        self.stats["infeasible_proven"] = status == cp.INFEASIBLE
+        self.stats.update(
+            lns_steps=self.steps,
+            improvements=self.improvements,
+            wall_s=round(self.elapsed(), 3),
+            deterministic_s=round(self.det_used, 3),
         )
-    placements, objective = best
-    result = check(problem, placements, weights, policy)
-    bound = int(solver.best_objective_bound) if status in (cp.OPTIMAL, cp.FEASIBLE) else None
-    bound = min(objective, bound) if bound is not None else None
-    optimal = status == cp.OPTIMAL and objective == bound
-    return Solution(
-        status="optimal" if optimal else "feasible",
-        objective=objective,
-        bound=bound,
-        gap=gap_of(objective, bound),
-        breakdown=result.breakdown,
-        placements=placements,
-        unscheduled=unscheduled(problem, placements, findings),
-        prechecks=notes,
-        weights=weights,
-        policy=policy,
-        stats=stats,
-    )
+
+    def answer(self, grid: TimeGrid, findings: list[Any], notes: list[str]) -> Solution:
+        problem, weights, policy, stats = self.problem, self.weights, self.policy, self.stats
+        if self.best_cost is None:
+            if stats.get("infeasible_proven"):
+                return _infeasible(problem, grid, weights, policy, notes, [], stats, self.t0)
+            return Solution(
+                status="unknown", prechecks=notes, weights=weights, policy=policy, stats=stats
+            )
+        result = check(problem, self.best, weights, policy)
+        bound = min(self.bound, result.objective)
+        optimal = self.proven or bound == result.objective
+        return Solution(
+            status="optimal" if optimal else "feasible",
+            objective=result.objective,
+            bound=result.objective if optimal else bound,
+            gap=0.0 if optimal else gap_of(result.objective, bound),
+            breakdown=result.breakdown,
+            placements=sorted(self.best, key=lambda p: (p.course, p.session)),
+            unscheduled=unscheduled(problem, self.best, findings),
+            prechecks=notes,
+            weights=weights,
+            policy=policy,
+            stats=stats,
+        )
+
+
+def pinned_courses(problem: Problem, policy: RepairPolicy) -> set[str]:
+    """Courses with pins or frozen sessions: CP-SAT places them, not the greedy."""
+    courses = {pin.course for pin in problem.pins}
+    if problem.previous is not None and policy.now is not None:
+        grid_now = policy.now
+        horizon = TimeGrid.of(problem.calendar).shift(grid_now, policy.freeze_days)
+        courses |= {pl.course for pl in problem.previous if pl.day < horizon}  # type: ignore[operator]
+    return courses
+
+
+def must_place(problem: Problem, policy: RepairPolicy) -> list[str]:
+    """Required courses, and those with pinned or frozen sessions."""
+    pinned = pinned_courses(problem, policy)
+    return [c.id for c in problem.courses if c.required or c.id in pinned]
 
 
 def configure(solver: cp.CpSolver, params: SolveParams, time_limit: float) -> None:
@@ -147,49 +318,6 @@ def configure(solver: cp.CpSolver, params: SolveParams, time_limit: float) -> No
         p.max_time_in_seconds = time_limit * 4
     else:
         p.max_time_in_seconds = time_limit
-
-
-class _Callback(cp.CpSolverSolutionCallback):
-    def __init__(self, mv: ModelVars, t0: float, report: ProgressFn) -> None:
-        super().__init__()
-        self.t0, self.report = t0, report
-        self.first_s: float | None = None
-        self._lock = threading.Lock()
-
-    def on_solution_callback(self) -> None:
-        with self._lock:
-            elapsed = time.monotonic() - self.t0
-            if self.first_s is None:
-                self.first_s = round(elapsed, 3)
-            obj, bound = int(self.objective_value), int(self.best_objective_bound)
-            self.report(Progress(elapsed, "search", obj, bound, gap_of(obj, bound)))
-
-
-def add_hints(mv: ModelVars, placements: tuple[Placement, ...] | list[Placement]) -> None:
-    """Start CP-SAT from a schedule (the construction, or the version being repaired)."""
-    grid, m = mv.grid, mv.model
-    by_course: dict[str, list[Placement]] = {}
-    for pl in placements:
-        by_course.setdefault(pl.course, []).append(pl)
-    for course_id, cv in mv.courses.items():
-        pls = sorted(by_course.get(course_id, []), key=lambda p: p.session)
-        if len(pls) != len(cv.sessions):
-            continue
-        m.add_hint(cv.present, 1)
-        for sv, pl in zip(cv.sessions, pls, strict=True):
-            day = grid.day_index(pl.day)
-            if day is None:
-                continue
-            slot = grid.slot(day, pl.period)
-            if cv.block_start is not None and sv.index == 0:
-                m.add_hint(cv.block_start, slot)
-            elif isinstance(sv.start, cp.IntVar):
-                m.add_hint(sv.start, slot)
-            if cv.block_start is None or sv.index == 0:
-                for site_id, lit in sv.sites.items():
-                    m.add_hint(lit, int(site_id == pl.site))
-            for trainer_id, lit in sv.trainers.items():
-                m.add_hint(lit, int(trainer_id == pl.trainer))
 
 
 def extract(mv: ModelVars, solver: cp.CpSolver) -> list[Placement]:

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-28 00:43:16.033727
+Create Date: 2026-11-28 00:49:07.640273
 """
 
 from __future__ import annotations
@@ -391,7 +391,12 @@ def upgrade() -> None:
         sa.Column("version_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
         sa.Column("uid", sa.String(length=100), nullable=False),
+        sa.Column("sequence", sa.Integer(), nullable=False),
         sa.Column("course", sa.String(length=200), nullable=False),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("length", sa.Integer(), nullable=False),
+        sa.Column("cohorts", sa.JSON(), nullable=False),
+        sa.Column("units", sa.JSON(), nullable=False),
         sa.Column("old_day", sa.String(length=10), nullable=True),
         sa.Column("old_period", sa.Integer(), nullable=True),
         sa.Column("old_site", sa.String(length=200), nullable=True),
@@ -424,8 +429,12 @@ def upgrade() -> None:
         sa.Column("day", sa.String(length=10), nullable=False),
         sa.Column("day_index", sa.Integer(), nullable=False),
         sa.Column("period", sa.Integer(), nullable=False),
+        sa.Column("length", sa.Integer(), nullable=False),
         sa.Column("site", sa.String(length=200), nullable=False),
         sa.Column("trainer", sa.String(length=200), nullable=False),
+        sa.Column("title", sa.Text(), nullable=False),
+        sa.Column("cohorts", sa.JSON(), nullable=False),
+        sa.Column("units", sa.JSON(), nullable=False),
         sa.Column("uid", sa.String(length=100), nullable=False),
         sa.Column("sequence", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
