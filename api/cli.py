@@ -200,10 +200,15 @@ def explain(problem_file: Path, time_limit: float = 10.0) -> None:
     for f in findings:
         tag = "[red]cannot[/red]" if f.fatal else "[yellow]note[/yellow]"
         out.print(f"{tag} {f.message}", highlight=False)
+    if any(f.fatal for f in findings):
+        raise typer.Exit(1)
     conflicts = conflicting_rules(problem, grid, weights_for(problem), RepairPolicy(), time_limit)
     if conflicts is None:
-        out.print("the hard rules can hold together (resources permitting)")
-        raise typer.Exit(0 if not any(f.fatal for f in findings) else 1)
+        out.print(
+            f"no conflict among the hard rules found in {time_limit:g} s; if solve finds no "
+            "schedule, the plan is too tight for its sites, trainers or cohorts"
+        )
+        raise typer.Exit(0)
     out.print("[red]these rules cannot all hold:[/red]")
     for c in conflicts:
         out.print(f"  - {c}", highlight=False)

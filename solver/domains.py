@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from solver.grid import TimeGrid
 from solver.problem import Blackout, Course, Problem, Window
+from solver.wording import course_text, dates_text, window_text
 
 
 @dataclass(frozen=True)
@@ -51,14 +52,6 @@ def intersect(base: frozenset[int], restrictions: Iterable[Restriction]) -> froz
     for r in restrictions:
         out = out & r.allowed
     return out
-
-
-def window_text(grid: TimeGrid, window: Window) -> str:
-    first, last = str(window.first), str(window.last)
-    span = first if first == last else f"{first}..{last}"
-    if window.periods is not None:
-        span += f" (periods {', '.join(map(str, window.periods))})"
-    return span
 
 
 class DomainBuilder:
@@ -124,17 +117,22 @@ class DomainBuilder:
         grid, length = self.grid, course.length
         base = self.for_block(course, self.working_starts(length))
         dom = CourseDomains(course=course, base=base)
-        name = f"course '{course.name or course.id}' ({course.id})"
+        name = course_text(course)
         if course.earliest is not None or course.latest is not None:
             lo = 0 if course.earliest is None else grid.first_day_from(course.earliest)
             hi = grid.n_days - 1 if course.latest is None else grid.last_day_until(course.latest)
             ppd = grid.periods_per_day
             days_ok = frozenset(range(lo * ppd, (hi + 1) * ppd))
             allowed = self.for_block(course, self.starts_inside(days_ok, length))
-            span = f"{course.earliest or 'the start'} to {course.latest or 'the end'}"
-            dom.time.append(
-                Restriction(f"window:{course.id}", f"{name} must be held {span}", allowed)
-            )
+            if course.earliest is not None and course.latest is not None:
+                span = dates_text(course.earliest, course.latest)
+                text = f"{name} must be held {span}"
+            elif course.latest is not None:
+                text = f"{name} must end by {dates_text(course.latest, course.latest)}"
+            else:
+                assert course.earliest is not None
+                text = f"{name} may not start before {dates_text(course.earliest, course.earliest)}"
+            dom.time.append(Restriction(f"window:{course.id}", text, allowed))
         for i, b in enumerate(self.problem.blackouts):
             if not b.hard or b.scope in ("site", "trainer"):
                 continue
@@ -192,9 +190,6 @@ class DomainBuilder:
 
 def blackout_text(blackout: Blackout, grid: TimeGrid) -> str:
     who = "everyone" if blackout.scope == "plan" else f"{blackout.scope} {blackout.target}"
-    why = (
-        f" ({blackout.reason or blackout.window.reason})"
-        if (blackout.reason or blackout.window.reason)
-        else ""
-    )
+    reason = blackout.reason or blackout.window.reason
+    why = f" ({reason})" if reason else ""
     return f"{who} may not train {window_text(grid, blackout.window)}{why}"

@@ -22,10 +22,17 @@ def conflicting_rules(
     weights: Weights,
     policy: RepairPolicy,
     time_limit: float = 10.0,
+    courses: set[str] | None = None,
 ) -> list[str] | None:
-    """Plain-word rules that cannot hold together; None if the rules alone are satisfiable
-    (the conflict is then between resources: sites, trainers or cohorts competing)."""
+    """Plain-word rules that cannot hold together; None if none were found in time.
+
+    `courses` narrows the question to some courses (those the search could not place and the
+    ones they compete with): proving a whole year infeasible under assumptions is far slower
+    than proving a handful of courses cannot all fit.
+    """
     deadline = time.monotonic() + time_limit
+    if courses is not None:
+        problem = only_courses(problem, courses)
     mv = build_model(problem, grid, weights, policy, BuildOptions(explain=True))
     mv.model.clear_objective()  # type: ignore[no-untyped-call]
     keys = sorted(mv.assumptions)
@@ -39,6 +46,19 @@ def conflicting_rules(
         if _core(mv, trial, max(0.2, min(2.0, deadline - time.monotonic()))) is not None:
             core = trial
     return [mv.assumptions[k][1] for k in core] + _facts(problem, core)
+
+
+def only_courses(problem: Problem, courses: set[str]) -> Problem:
+    """The plan with just these courses (and the pins and previous sessions that are theirs)."""
+    return problem.model_copy(
+        update={
+            "courses": [c for c in problem.courses if c.id in courses],
+            "pins": [pin for pin in problem.pins if pin.course in courses],
+            "previous": None
+            if problem.previous is None
+            else [pl for pl in problem.previous if pl.course in courses],
+        }
+    )
 
 
 def _core(mv: ModelVars, keys: list[str], time_limit: float) -> list[str] | None:

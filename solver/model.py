@@ -703,7 +703,10 @@ def add_load_limit(
     for sv, lit in options:
         buckets: dict[int, list[int]] = defaultdict(list)
         for s in sv.domain:
-            buckets[bucket_of_day[grid.day_of(s)]].append(s)
+            if s < grid.n_slots:  # a course that cannot be placed at all has a dummy start
+                buckets[bucket_of_day[grid.day_of(s)]].append(s)
+        if not buckets:
+            continue
         if len(buckets) == 1:
             counts[next(iter(buckets))].append(lit)
             continue

@@ -262,11 +262,30 @@ class Run:
             deterministic_s=round(self.det_used, 3),
         )
 
+    def suspects(self) -> set[str] | None:
+        """The courses never placed and those they compete with; None: the whole plan."""
+        if not self.missing or not hasattr(self, "search"):
+            return None
+        courses = set(self.missing)
+        for course_id in self.missing:
+            courses |= self.search.neighbourhoods.related(course_id)
+        return courses if len(courses) < len(self.problem.courses) else None
+
     def answer(self, grid: TimeGrid, findings: list[Any], notes: list[str]) -> Solution:
         problem, weights, policy, stats = self.problem, self.weights, self.policy, self.stats
         if self.best_cost is None:
+            suspects = self.suspects()
             if stats.get("infeasible_proven"):
-                return _infeasible(problem, grid, weights, policy, notes, [], stats, self.t0)
+                return _infeasible(
+                    problem, grid, weights, policy, notes, [], stats, self.t0, suspects
+                )
+            # A conflict among the courses that could not be placed proves the plan infeasible.
+            found = conflicting_rules(problem, grid, weights, policy, 10.0, suspects)
+            if found:
+                return _infeasible(problem, grid, weights, policy, notes, found, stats, self.t0)
+            notes = notes + [
+                f"no schedule found in time; never placed: {', '.join(self.missing[:20])}"
+            ]
             return Solution(
                 status="unknown", prechecks=notes, weights=weights, policy=policy, stats=stats
             )
@@ -371,17 +390,14 @@ def _infeasible(
     conflicts: list[str],
     stats: dict[str, Any],
     t0: float,
+    suspects: set[str] | None = None,
 ) -> Solution:
     if not conflicts:
-        found = conflicting_rules(problem, grid, weights, policy)
-        conflicts = (
-            found
-            if found is not None
-            else [
-                "the hard rules hold one by one, but there are not enough sites, trainers or "
-                "cohort time to hold every required course together"
-            ]
-        )
+        found = conflicting_rules(problem, grid, weights, policy, courses=suspects)
+        conflicts = found or [
+            "the hard rules hold one by one, but there are not enough sites, trainers or "
+            "cohort time to hold every required course together"
+        ]
     stats["wall_s"] = round(time.monotonic() - t0, 3)
     return Solution(
         status="infeasible",
