@@ -29,7 +29,6 @@ def _run(scale: str, seed: int, time_limit: float, workers: int, repair: bool, o
     from solver.params import SolveParams
     from solver.problem import Weights
     from solver.scenarios import generate
-    from solver.solution import RepairPolicy
     from solver.solve import solve
 
     t0 = time.monotonic()
