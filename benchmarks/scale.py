@@ -69,10 +69,17 @@ def _repair(problem: Any, weights: Any, solution: Any, workers: int, seed: int) 
     dates = sorted(pl.day for pl in solution.placements)
     now = dates[len(dates) // 2]
     later = [pl for pl in solution.placements if pl.day > now + dt.timedelta(days=14)]
-    # The busiest trainer among those who teach topic courses (a course with one fixed trainer
-    # cannot be repaired when that trainer leaves; pre-checks say so at once).
-    by_topic = Counter(pl.trainer for pl in later if problem.course(pl.course).topic is not None)
-    busiest, _ = by_topic.most_common(1)[0]
+    # The busiest trainer whose courses all have someone else qualified (when a course's only
+    # trainer leaves, the answer is "infeasible" with that reason, which is not a repair).
+    replaceable = Counter(
+        pl.trainer for pl in later if len(problem.qualified_trainers(problem.course(pl.course))) > 1
+    )
+    sole = {
+        pl.trainer
+        for pl in later
+        if len(problem.qualified_trainers(problem.course(pl.course))) == 1
+    }
+    busiest = next(t for t, _ in replaceable.most_common() if t not in sole)
     away = Window(first=now + dt.timedelta(days=15), last=problem.calendar.last_date, reason="left")
     trainers = [
         t.model_copy(update={"unavailable": [*t.unavailable, away]}) if t.id == busiest else t

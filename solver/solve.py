@@ -183,7 +183,7 @@ class Run:
             seeds = self.missing[:3]
             free = self.search.around(seeds, self.best, size)
             limit = min(max(1.0, self.left() / 4), 5.0)
-            result = self.step(free, limit, first_solution=True)
+            result = self.step(free, limit, first_solution=False)
             if result is None or not self.offer(result, "complete"):
                 size = min(400, int(size * 1.6) + 1)
             if size >= 400 and self.elapsed() > self.params.time_limit / 2:
