@@ -322,6 +322,9 @@ def add_time_channels(mv: ModelVars) -> None:
     for sv in mv.sessions():
         if not sv.domain or len(sv.domain) > CHANNEL_MAX:
             continue
+        if len(sv.domain) == 1:  # a fixed session starts there exactly when it is held
+            sv.at = {next(iter(sv.domain)): sv.present}
+            continue
         at = {s: m.new_bool_var(f"at[{sv.course.id},{sv.index},{s}]") for s in sorted(sv.domain)}
         m.add(sum(at.values()) == sv.present)
         for s, lit in at.items():
