@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI) over `scheduler/`, and the `offseason` command line."""

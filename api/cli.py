@@ -1,4 +1,5 @@
-"""The `offseason` command line: generate, solve, check, explain, schema (and the service).
+"""The `offseason` command line: generate, solve, check, explain, schema; and the service:
+serve, worker, db upgrade, keys, demo.
 
 An entry point: it reads config/ and passes everything down as arguments.
 """
@@ -9,7 +10,7 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 from rich.console import Console
@@ -19,6 +20,9 @@ from rich.table import Table
 from config import defaults
 from solver.files import InvalidFile, parse_problem, parse_solution
 from solver.problem import DayRef, Problem, Weights
+
+if TYPE_CHECKING:
+    from config.settings import Settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(stderr=True)
@@ -113,7 +117,7 @@ def solve(
     try:
         params = SolveParams(
             mode=mode, time_limit=time_limit, workers=workers, seed=seed, gap_limit=gap, log=log
-        )  # type: ignore[arg-type]
+        )
     except ValueError as exc:
         fail([str(exc)])
     line = {"text": "starting"}
@@ -221,28 +225,209 @@ def schema() -> None:
     sys.stdout.write(json.dumps(Problem.model_json_schema(), indent=1) + "\n")
 
 
+# --- The service ---------------------------------------------------------------------------
+
+db_app = typer.Typer(no_args_is_help=True, help="The database schema.")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys (shown once, stored hashed).")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+
+
+def service_settings() -> Settings:
+    """The environment's settings (OFFSEASON_*), read once here and passed down."""
+    from config.settings import get_settings
+
+    try:
+        return get_settings()
+    except ValueError as exc:
+        fail([f"settings: {exc}"])
+
+
+def require_migrated(url: str) -> None:
+    from alembic.script import ScriptDirectory
+
+    from scheduler.database import MIGRATIONS, current_revision
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    if current_revision(url) != head:
+        fail(["the database is not at the latest schema: run `offseason db upgrade` first"])
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Create or migrate the tables of OFFSEASON_DATABASE_URL (default: ./offseason.db)."""
+    from scheduler.database import current_revision, upgrade
+
+    settings = service_settings()
+    upgrade(settings.database_url)
+    out.print(f"database at revision {current_revision(settings.database_url)}")
+
+
+@keys_app.command("create")
+def keys_create(
+    name: Annotated[str, typer.Argument(help="Who the key is for.")],
+    role: Annotated[str, typer.Option(help="admin, planner or viewer.")] = "planner",
+    plan: Annotated[int | None, typer.Option(help="Scope the key to this plan.")] = None,
+) -> None:
+    """Issue a key; it is printed once (only its hash is kept)."""
+    from api.access import issue_key
+    from scheduler.clock import utc_now
+    from scheduler.database import make_engine, make_sessions
+
+    if role not in ("admin", "planner", "viewer"):
+        fail([f"--role: {role!r} is not admin, planner or viewer"])
+    settings = service_settings()
+    require_migrated(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessions(engine).begin() as session:
+            row, key = issue_key(session, name, role, plan, now=utc_now())  # type: ignore[arg-type]
+            key_id = row.id
+    finally:
+        engine.dispose()
+    console.print(f"key {key_id} ({role}{f' of plan {plan}' if plan else ''}) for {name}:")
+    out.print(key, highlight=False)
+
+
+@keys_app.command("list")
+def keys_list() -> None:
+    """Every key: id, name, role, prefix, last use, revocation."""
+    from api.access import Principal
+    from scheduler.api_keys import list_api_keys
+    from scheduler.database import make_engine, make_sessions
+
+    settings = service_settings()
+    require_migrated(settings.database_url)
+    engine = make_engine(settings.database_url)
+    table = Table("id", "name", "role", "plan", "prefix", "last used", "revoked")
+    try:
+        with make_sessions(engine).begin() as session:
+            for row in list_api_keys(session):
+                grant = Principal.of(row.id, row.name, row.role)
+                table.add_row(
+                    str(row.id),
+                    row.name,
+                    grant.role,
+                    str(grant.plan_id or "-"),
+                    row.prefix,
+                    str(row.last_used_at or "-"),
+                    str(row.revoked_at or "-"),
+                )
+    finally:
+        engine.dispose()
+    out.print(table)
+
+
+@keys_app.command("revoke")
+def keys_revoke(key_id: int) -> None:
+    """Revoke a key (API processes drop it within seconds)."""
+    from scheduler.api_keys import revoke_api_key
+    from scheduler.clock import utc_now
+    from scheduler.database import make_engine, make_sessions
+    from scheduler.errors import NotFound
+
+    settings = service_settings()
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessions(engine).begin() as session:
+            revoke_api_key(session, key_id, now=utc_now())
+    except NotFound as exc:
+        fail([f"no {exc}"])
+    finally:
+        engine.dispose()
+    out.print(f"key {key_id} revoked")
+
+
+@app.command()
+def serve(
+    host: str = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    worker: Annotated[
+        bool, typer.Option("--worker/--no-worker", help="Run the worker in this process.")
+    ] = True,
+    log_level: str = "info",
+) -> None:
+    """Run the API (and, unless told otherwise, the worker in the same process)."""
+    settings = service_settings()
+    require_migrated(settings.database_url)
+    run_server(settings.model_copy(update={"embedded_worker": worker}), host, port, log_level)
+
+
+def run_server(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level)
+
+
+@app.command()
+def worker() -> None:
+    """Run the worker alone (solves, notifications, briefings, nightly runs) until stopped."""
+    from scheduler.worker import run_worker
+
+    settings = service_settings()
+    require_migrated(settings.database_url)
+    run_worker(settings)
+
+
 @app.command()
 def demo(
-    workdir: Annotated[Path, typer.Option(help="Where the demo's files go.")] = Path(
+    workdir: Annotated[Path, typer.Option(help="Where the demo's database goes.")] = Path(
         "offseason-demo"
     ),
-    time_limit: float = 20.0,
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    host: str = "127.0.0.1",
+    time_limit: Annotated[float, typer.Option(min=1.0, help="Seconds for the solve.")] = 30.0,
     seed: int = 1,
+    serve: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve the API once published.")
+    ] = True,
 ) -> None:
-    """Generate the S plan, solve it and show the schedule (the README's run command)."""
-    from solver.scenarios import generate as make
+    """A city's year (the S plan) in a fresh SQLite file: generated, solved, published, served."""
+    from api.demo import DemoFailed, build_demo, fresh_database
+    from solver.solve import Progress
 
-    from solver.params import SolveParams
-    from solver.solve import solve as run
+    settings = service_settings().model_copy(
+        update={
+            "database_url": fresh_database(workdir),
+            "outbox_dir": workdir / "outbox",
+            "embedded_worker": True,
+        }
+    )
+    out.print(f"[bold]Offseason demo[/bold]: the S plan (seed {seed}) in {workdir}/offseason.db")
 
-    workdir.mkdir(parents=True, exist_ok=True)
-    problem = make("S", seed).problem
-    (workdir / "problem.json").write_text(problem.model_dump_json(indent=1, exclude_defaults=True))
-    with console.status("solving the S plan..."):
-        solution = run(problem, weights_for(problem), SolveParams(time_limit=time_limit, seed=seed))
-    (workdir / "schedule.json").write_text(solution.model_dump_json(indent=1))
-    print_summary(solution)
-    out.print(f"wrote {workdir / 'problem.json'} and {workdir / 'schedule.json'}")
+    def show(p: Progress) -> None:
+        parts = [f"solving {p.elapsed:5.1f}s of {time_limit:.0f}s", p.phase]
+        if p.objective is not None:
+            parts.append(f"objective {p.objective}")
+        if p.bound is not None:
+            parts.append(f"bound {p.bound}")
+        live.update("  ".join(parts))
+
+    try:
+        with Live("generating and importing", console=console, transient=True) as live:
+            made = build_demo(settings, seed=seed, time_limit=time_limit, progress=show)
+    except DemoFailed as exc:
+        fail([str(exc)], code=1)
+    base = f"http://localhost:{port}"
+    plan = f"{base}/plans/{made.plan_id}"
+    curl = f"curl -H 'Authorization: Bearer {made.api_key}'"
+    for line in (
+        f"published version {made.version}: {made.sessions} sessions, status {made.status}, "
+        f"objective {made.objective}, {made.unscheduled} course(s) unscheduled "
+        f"(solved in {made.seconds:.0f}s)\n",
+        f"API docs            {base}/docs",
+        f"a unit's schedule   {plan}/schedule?unit={made.unit}",
+        f"a trainer's feed    {base}/feeds/{made.feed_token}.ics  (trainer {made.trainer})",
+        f"a planner's API key {made.api_key}",
+        f"\ntry:  {curl} '{plan}/schedule?unit={made.unit}'",
+        f"      {curl} {plan}/versions/1/explanation",
+    ):
+        out.print(line, highlight=False, soft_wrap=True)
+    if serve:
+        out.print(f"\nserving on {base} (Ctrl-C to stop)")
+        run_server(settings, host, port, "warning")
 
 
 if __name__ == "__main__":

@@ -478,12 +478,12 @@ def frozen_placements(problem: Problem, grid: TimeGrid, policy: RepairPolicy) ->
     builder = DomainBuilder(problem, grid)
     out = []
     for pl in problem.previous:
-        if not pl.day < horizon:  # type: ignore[operator]
+        if not pl.day < horizon or pl.course not in problem.course_by_id:  # type: ignore[operator]
             continue
         day = grid.day_index(pl.day)
         slot = None if day is None else grid.slot(day, pl.period)
         course = problem.course(pl.course)
-        trainer: str | None = pl.trainer
+        trainer: str | None = None  # a trainer who left the plan: anyone qualified takes over
         if slot is not None and pl.trainer in problem.trainer_by_id:
             free = all(slot in r.allowed for r in builder.trainer_restrictions(course, pl.trainer))
             trainer = pl.trainer if free else None
@@ -872,6 +872,8 @@ def add_perturbation(
         return
     m = mv.model
     for pl in problem.previous:
+        if pl.course not in mv.courses:
+            continue  # a cancelled course: not a move
         cost = weights.perturbation * perturbation_multiplier(grid, policy, pl.day)
         day = grid.day_index(pl.day)
         mv.penalties["perturbation"].constant += cost

@@ -421,14 +421,18 @@ def reference_errors(problem: Problem) -> list[str]:
         (f"pins[{i}]", pin) for i, pin in enumerate(problem.pins)
     ] + [(f"previous[{i}]", pl) for i, pl in enumerate(problem.previous or [])]
     for path, pl in placements:
+        # The published schedule may name courses, sites and trainers the plan has since lost
+        # (a course cancelled, a site closed for good): a repair moves or drops those sessions.
+        published = isinstance(pl, Placement)
         if pl.course not in ids["course"]:
-            errors.append(f'{path}.course: unknown course "{pl.course}"')
+            if not published:
+                errors.append(f'{path}.course: unknown course "{pl.course}"')
         elif isinstance(pl, Placement) and pl.session >= problem.course(pl.course).sessions:
             n = problem.course(pl.course).sessions
             errors.append(f"{path}.session: course {pl.course} has {n} sessions (0..{n - 1})")
-        if pl.site is not None and pl.site not in ids["site"]:
+        if pl.site is not None and pl.site not in ids["site"] and not published:
             errors.append(f'{path}.site: unknown site "{pl.site}"')
-        if pl.trainer is not None and pl.trainer not in ids["trainer"]:
+        if pl.trainer is not None and pl.trainer not in ids["trainer"] and not published:
             errors.append(f'{path}.trainer: unknown trainer "{pl.trainer}"')
         if pl.period >= ppd:
             errors.append(f"{path}.period: period {pl.period} but a day has {ppd}")

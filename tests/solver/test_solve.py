@@ -316,3 +316,15 @@ def test_s_scenario_solves_feasibly() -> None:
     problem = generate("S", 1).problem
     s = solved(problem, params=SolveParams(time_limit=20, workers=2, seed=1))
     assert s.status in ("optimal", "feasible") and not s.unscheduled
+
+
+def test_repair_after_a_course_is_cancelled_and_a_trainer_removed() -> None:
+    trainers = [make_trainer(), make_trainer(id="t-2")]
+    courses = [make_course(sessions=1), make_course(id="c-2", sessions=1)]
+    base = make_problem(trainers=trainers, courses=courses)
+    first = solved(base)
+    gone = [pl.model_copy(update={"trainer": "t-gone"}) for pl in first.placements]
+    event = base.model_copy(update={"courses": courses[:1], "previous": gone})
+    s = solved(event, policy=RepairPolicy(now=0, freeze_days=1), params=SolveParams(mode="repair"))
+    assert s.status in ("optimal", "feasible")
+    assert [pl.course for pl in s.placements] == ["c-1"]
