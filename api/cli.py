@@ -350,7 +350,8 @@ def serve(
     """Run the API (and, unless told otherwise, the worker in the same process)."""
     settings = service_settings()
     require_migrated(settings.database_url)
-    run_server(settings.model_copy(update={"embedded_worker": worker}), host, port, log_level)
+    update = {"embedded_worker": worker, "solve_in_child_process": worker}
+    run_server(settings.model_copy(update=update), host, port, log_level)
 
 
 def run_server(settings: Settings, host: str, port: int, log_level: str = "info") -> None:
@@ -393,6 +394,7 @@ def demo(
             "database_url": fresh_database(workdir),
             "outbox_dir": workdir / "outbox",
             "embedded_worker": True,
+            "solve_in_child_process": True,
         }
     )
     out.print(f"[bold]Offseason demo[/bold]: the S plan (seed {seed}) in {workdir}/offseason.db")

@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     embedded_worker: bool = Field(
         default=True, description="Run the worker inside the API process (single-process setup)."
     )
+    solve_in_child_process: bool = Field(
+        default=False,
+        description="Solve in a child process, so that an embedded worker's solve does not "
+        "hold the API process's interpreter lock (`serve` turns it on with the worker).",
+    )
     worker_poll_seconds: float = Field(default=2.0, gt=0)
     lease_seconds: float = Field(
         default=300.0, gt=0, description="SQLite plan lease beyond the solve time limit."

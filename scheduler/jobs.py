@@ -27,6 +27,7 @@ from scheduler.runs import (
     request_nightly,
     running_runs,
     solve_run,
+    solve_run_in_child,
     start_run,
 )
 from scheduler.runtime import Runtime
@@ -70,7 +71,8 @@ def run_request(rt: Runtime, request_id: int, plan_id: int) -> int | None:
         log.info("run %s: solving plan %s (request %s)", run.run_id, plan_id, request_id)
         started = time.monotonic()
         try:
-            solution = solve_run(run)
+            isolated = rt.settings.solve_in_child_process
+            solution = solve_run_in_child(run) if isolated else solve_run(run)
             with rt.sessions.begin() as session:
                 done = finish_run(
                     session,

@@ -40,6 +40,7 @@ def main() -> None:
         repair_debounce_seconds=0.0,
         worker_poll_seconds=0.5,
         embedded_worker=not args.separate_worker,
+        solve_in_child_process=not args.separate_worker,  # as `offseason serve` does
     )
     uvicorn.run(
         bare_app(settings),
