@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 # A day is a calendar date on a real calendar, or a 0-based working-day index on an
 # abstract grid (timetabling benchmarks have days without dates).
@@ -70,6 +71,24 @@ class Calendar(_Model):
         if self.period_starts is not None and len(self.period_starts) != self.periods_per_day:
             raise ValueError("period_starts needs one time per period")
         return self
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (e.g. Asia/Shanghai)") from None
+        return value
+
+    @field_validator("holiday_country")
+    @classmethod
+    def _known_country(cls, value: str | None) -> str | None:
+        import holidays  # the maintained holiday calendars (data only)
+
+        if value is not None and value not in holidays.list_supported_countries():
+            raise ValueError(f"no holiday calendar for country {value!r} (e.g. CN)")
+        return value
 
     @property
     def abstract(self) -> bool:

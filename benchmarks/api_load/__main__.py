@@ -293,8 +293,8 @@ def main() -> None:
         f"solved with a {args.repair_seconds:.0f} s limit. First with the worker embedded in the "
         "API process (the default of `offseason serve`), then with the API alone and the worker "
         "in a process of its own (`offseason serve --no-worker` and `offseason worker`). The "
-        "embedded worker's solve shares the API process's interpreter lock (GIL) with the event "
-        "loop; the separate one shares only the CPUs.",
+        "embedded worker runs each solve in a child process, so the solve never holds the API "
+        "process's interpreter lock (before it did: p99 228-345 ms); both share the 2 CPUs.",
         "",
         f"### Embedded worker (run {embedded[0]}, still solving at the end of {embedded[2]} of "
         f"{len(READS)} windows)",

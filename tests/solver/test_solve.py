@@ -328,3 +328,14 @@ def test_repair_after_a_course_is_cancelled_and_a_trainer_removed() -> None:
     s = solved(event, policy=RepairPolicy(now=0, freeze_days=1), params=SolveParams(mode="repair"))
     assert s.status in ("optimal", "feasible")
     assert [pl.course for pl in s.placements] == ["c-1"]
+
+
+def test_unknown_time_zone_and_holiday_country_are_named() -> None:
+    from solver.files import InvalidFile, parse_problem
+
+    raw = make_problem().model_dump(mode="json")
+    raw["calendar"].update(time_zone="Mars/Olympus", holiday_country="XX")
+    with pytest.raises(InvalidFile) as caught:
+        parse_problem(raw)
+    assert any(e.startswith("calendar.time_zone:") for e in caught.value.errors)
+    assert any(e.startswith("calendar.holiday_country:") for e in caught.value.errors)
