@@ -190,7 +190,7 @@ class SolveRequestOut(BaseModel):
     plan_id: int
     purpose: str
     mode: str
-    status: Literal["pending", "running", "done", "failed", "cancelled"]
+    status: Literal["pending", "running", "cancelling", "done", "failed", "cancelled"]
     trigger: str
     requested_by: str | None
     attempts: int

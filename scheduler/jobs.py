@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import time
+from collections.abc import Callable
 
 from sqlalchemy import select
 
@@ -31,7 +32,7 @@ from scheduler.runs import (
     start_run,
 )
 from scheduler.runtime import Runtime
-from scheduler.solve_requests import due_requests
+from scheduler.solve_requests import cancel_requested, due_requests
 from scheduler.tables import Notification, Plan, SolveRequest, Subscription
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,9 @@ def run_request(rt: Runtime, request_id: int, plan_id: int) -> int | None:
         log.info("run %s: solving plan %s (request %s)", run.run_id, plan_id, request_id)
         started = time.monotonic()
         try:
+            stop = cancel_poll(rt, request_id)
             isolated = rt.settings.solve_in_child_process
-            solution = solve_run_in_child(run) if isolated else solve_run(run)
+            solution = solve_run_in_child(run, stop) if isolated else solve_run(run, stop)
             with rt.sessions.begin() as session:
                 done = finish_run(
                     session,
@@ -94,6 +96,20 @@ def run_request(rt: Runtime, request_id: int, plan_id: int) -> int | None:
                     max_attempts=rt.settings.max_run_attempts,
                 )
         return run.run_id
+
+
+def cancel_poll(rt: Runtime, request_id: int, every: float = 1.0) -> Callable[[], bool]:
+    """Asks the database, at most once a second, whether a planner cancelled the request."""
+    last = [0.0, False]
+
+    def cancelled() -> bool:
+        if not last[1] and time.monotonic() - float(last[0]) >= every:
+            last[0] = time.monotonic()
+            with rt.sessions.begin() as session:
+                last[1] = cancel_requested(session, request_id)
+        return bool(last[1])
+
+    return cancelled
 
 
 def fail_crashed_runs(rt: Runtime) -> list[int]:

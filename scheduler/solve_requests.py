@@ -124,10 +124,20 @@ def list_requests(session: Session, plan_id: int, *, limit: int = 100) -> list[S
 
 
 def cancel_request(session: Session, request_id: int, *, now: dt.datetime) -> SolveRequest:
-    """Withdraw a request the worker has not started."""
+    """Withdraw a waiting request at once, or ask the worker to stop a running one (it stops
+    within one search step, records what it had and publishes nothing)."""
     request = get_request(session, request_id)
-    if request.status != "pending":
-        raise Conflict(f"solve request {request_id} is {request.status}, not pending")
-    request.status = "cancelled"
+    if request.status == "pending":
+        request.status = "cancelled"
+    elif request.status == "running":
+        request.status = "cancelling"
+    elif request.status != "cancelling":
+        raise Conflict(f"solve request {request_id} is {request.status}: nothing to cancel")
     request.updated_at = now
     return request
+
+
+def cancel_requested(session: Session, request_id: int) -> bool:
+    """Whether a planner asked to stop this running request."""
+    request = session.get(SolveRequest, request_id)
+    return request is not None and request.status == "cancelling"

@@ -56,8 +56,13 @@ def solve(
     params: SolveParams = SolveParams(),
     policy: RepairPolicy = RepairPolicy(),
     progress: ProgressFn | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> Solution:
-    """Place every course's sessions, or say why not. Deterministic for workers=1."""
+    """Place every course's sessions, or say why not. Deterministic for workers=1.
+
+    `stop` is asked between search steps (each at most a few seconds): when it answers True
+    the solve ends early with the best schedule found so far (a cancelled request).
+    """
     t0 = time.monotonic()
     report = progress or (lambda p: None)
     errors = reference_errors(problem)
@@ -85,7 +90,7 @@ def solve(
     stats["construct_unplaced"] = len(start.unplaced)
     own_bound = lower_bound(problem, grid, weights, policy)
     stats["own_bound"] = own_bound
-    run = Run(problem, weights, policy, params, report, t0, own_bound, stats)
+    run = Run(problem, weights, policy, params, report, t0, own_bound, stats, stop)
     run.offer(list(start.placements), "construct")
     run.attach(build_model(problem, grid, weights, policy))
     stats["build_s"] = round(time.monotonic() - t0 - stats["construct_s"], 3)
@@ -113,9 +118,10 @@ class Run:
         t0: float,
         own_bound: int,
         stats: dict[str, Any],
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         self.problem, self.weights, self.policy, self.params = problem, weights, policy, params
-        self.report, self.t0, self.stats = report, t0, stats
+        self.report, self.t0, self.stats, self.stop = report, t0, stats, stop
         self.best: list[Placement] = []
         self.best_cost: int | None = None  # checker objective of a complete, valid schedule
         self.must = must_place(problem, policy)
@@ -138,6 +144,9 @@ class Run:
         return time.monotonic() - self.t0
 
     def left(self) -> float:
+        if self.stop is not None and self.stop():
+            self.stats["stopped_early"] = True
+            return 0.0
         wall_left = self.params.time_limit - self.elapsed()
         if self.params.workers == 1:
             guard = 3 * self.params.time_limit - self.elapsed()
@@ -226,7 +235,7 @@ class Run:
 
     def final(self) -> None:
         """A full-model CP-SAT run from the best schedule: a bound, and sometimes better."""
-        if self.proven:
+        if self.proven or self.stats.get("stopped_early"):
             self.stats.update(
                 lns_steps=self.steps,
                 improvements=self.improvements,

@@ -92,13 +92,15 @@ def read_solve_request(found: SolveRequestDep, session: SessionDep) -> SolveRequ
 
 @router.post(
     "/solve-requests/{request_id}/cancel",
-    summary="Withdraw a waiting solve request",
+    summary="Cancel a solve request (a running solve stops within one search step)",
     responses=error_responses(409),
 )
 def cancel_solve_request(
     found: SolveRequestDep, session: SessionDep, now: NowDep
 ) -> SolveRequestOut:
-    """Only a pending request can be withdrawn (409 once the worker has started it)."""
+    """A waiting request is withdrawn at once; a running one becomes "cancelling" and the worker
+    stops it within one search step, keeps its run for the record and publishes nothing (409
+    once the request has finished)."""
     return request_out(session, solve_requests.cancel_request(session, found.id, now=now))
 
 

@@ -66,7 +66,7 @@ def test_a_waiting_request_can_be_cancelled_and_a_finished_one_cannot(
     assert len(run_worker(rt)) == 1  # only the second
     refused = clients.planner.post(f"/solve-requests/{second['id']}/cancel")
     assert refused.status_code == 409
-    assert "not pending" in refused.json()["detail"]
+    assert "nothing to cancel" in refused.json()["detail"]
     assert clients.viewer.get("/solve-requests/999").status_code == 404
 
 

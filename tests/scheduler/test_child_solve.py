@@ -15,3 +15,11 @@ def test_child_process_solve_matches_in_process() -> None:
     here, there = solve_run(run), solve_run_in_child(run)
     assert there.status == here.status == "optimal"
     assert there.placements == here.placements
+
+
+def test_a_child_process_solve_stops_when_asked() -> None:
+    run = RunInput(
+        1, make_problem(), default_weights(), SolveParams(workers=1, time_limit=60), RepairPolicy()
+    )
+    stopped = solve_run_in_child(run, stop=lambda: True)
+    assert stopped.status == "unknown" and stopped.prechecks == ["stopped on request"]

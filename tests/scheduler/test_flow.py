@@ -4,6 +4,7 @@ notifications, and what a repair or a nightly run may publish on its own."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -212,3 +213,43 @@ def test_a_recorded_run_reproduces_with_its_seed(rt: Runtime, clock: FakeClock) 
         assert rerun.input_hash == original.input_hash and rerun.outcome == "what_if"
         assert rerun.solution is not None and original.solution is not None
         assert rerun.solution["placements"] == original.solution["placements"]
+
+
+def test_a_running_solve_cancelled_by_a_planner_stops_and_publishes_nothing(
+    rt: Runtime, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan_id = import_and_publish(rt)
+    with rt.sessions.begin() as session:
+        plans.drop_out_trainer(
+            session, plan_id, trainer_of(rt, plan_id, "c-1"), WHOLE_PLAN, now=clock()
+        )
+        outbox = session.scalar(select(func.count()).select_from(Notification))
+    asked: list[bool] = []
+
+    def cancelled_midway(*args: object, stop: object = None, **kwargs: object) -> Solution:
+        with rt.sessions.begin() as session:  # the planner presses cancel while it runs
+            (running,) = [
+                r for r in solve_requests.list_requests(session, plan_id) if r.status == "running"
+            ]
+            assert solve_requests.cancel_request(session, running.id, now=clock()).status == (
+                "cancelling"
+            )
+        assert callable(stop)
+        for _ in range(100):  # the solver asks between steps; the worker answers within ~1 s
+            if stop():
+                asked.append(True)
+                break
+            time.sleep(0.05)
+        return solve(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("scheduler.runs.solve", cancelled_midway)
+    clock.advance(31)
+    (run_id,) = jobs.solve_pending_requests(rt)
+    assert asked == [True]
+    with rt.sessions.begin() as session:
+        assert runs.get_run(session, run_id).outcome == "cancelled"
+        latest = versions.latest_version(session, plan_id)
+        assert latest is not None and latest.number == 1
+        assert session.scalar(select(func.count()).select_from(Notification)) == outbox
+        statuses = {r.status for r in solve_requests.list_requests(session, plan_id)}
+        assert "cancelled" in statuses and "running" not in statuses

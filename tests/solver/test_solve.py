@@ -339,3 +339,14 @@ def test_unknown_time_zone_and_holiday_country_are_named() -> None:
         parse_problem(raw)
     assert any(e.startswith("calendar.time_zone:") for e in caught.value.errors)
     assert any(e.startswith("calendar.holiday_country:") for e in caught.value.errors)
+
+
+def test_a_stopped_solve_returns_its_best_schedule_so_far() -> None:
+    from solver.scenarios import generate
+
+    problem = generate("S", 1).problem
+    s = solve(problem, W, SolveParams(time_limit=60, workers=1), stop=lambda: True)
+    assert s.stats.get("stopped_early") is True
+    assert s.stats["wall_s"] < 30
+    if s.status in ("optimal", "feasible"):
+        assert check(problem, s.placements, W, RepairPolicy()).violations == []
