@@ -103,6 +103,9 @@ def solve(
 # Python work per neighbourhood step (clone, check) charged to the deterministic clock, so that
 # one-worker runs stop after the same number of steps on any machine.
 STEP_OVERHEAD = 0.05
+# Improvement steps: seconds per neighbourhood and courses in the first one (it adapts).
+STEP_LIMIT = 1.0
+FIRST_SIZE = 15
 
 
 class Run:
@@ -208,11 +211,11 @@ class Run:
         """Neighbourhood search until the time left is what the final full solve needs."""
         if self.missing or self.best_cost is None:
             return
-        size = 30
+        size = FIRST_SIZE
         reserve = self.final_budget()
         while self.left() > reserve + 0.2 and self.best_cost > self.bound:
             kind, free = self.search.pick(self.best, size, self.costly)
-            limit = min(2.0, max(0.3, self.left() - reserve))
+            limit = min(STEP_LIMIT, max(0.3, self.left() - reserve))
             before = self.best_cost
             r = self.search.step(self.best, free, limit)
             tried = self.stats.setdefault("neighbourhoods", {})
