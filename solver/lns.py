@@ -100,13 +100,6 @@ def fixed_values(cv: CourseVars, pls: list[Placement], mv: ModelVars) -> dict[in
     return values
 
 
-def fix(variable: object, value: int) -> None:
-    """Narrow a variable's domain in a model proto to one value."""
-    domain = variable.domain  # type: ignore[attr-defined]
-    domain.clear()
-    domain.extend([value, value])
-
-
 def set_hints(mv: ModelVars, model: cp.CpModel, by_course: dict[str, list[Placement]]) -> None:
     """Start `model` (the built one or a clone) from these courses' placements."""
     model.clear_hints()  # type: ignore[no-untyped-call]

@@ -509,11 +509,6 @@ def add_frozen(
 # Soft terms
 
 
-def slots_hit(grid: TimeGrid, domain: frozenset[int], length: int, bad: frozenset[int]) -> set[int]:
-    """Starts in `domain` whose session touches a `bad` slot."""
-    return {s for s in domain if any(s + k in bad for k in range(length))}
-
-
 def add_inside_penalty(
     mv: ModelVars, sv: SessionVars, bad_starts: set[int], when: Lit, cost: int, term: str
 ) -> None:

@@ -85,12 +85,16 @@ def solve(
 
     report(Progress(time.monotonic() - t0, "construct"))
     keep = list(problem.previous or []) if params.mode == "repair" else []
-    start = construct(problem, grid, weights, keep=keep, skip=pinned_courses(problem, policy))
+    pinned = pinned_courses(problem, grid, policy)
+    start = construct(problem, grid, weights, keep=keep, skip=pinned)
     stats["construct_s"] = round(time.monotonic() - t0, 3)
     stats["construct_unplaced"] = len(start.unplaced)
     own_bound = lower_bound(problem, grid, weights, policy)
     stats["own_bound"] = own_bound
     run = Run(problem, weights, policy, params, report, t0, own_bound, stats, stop)
+    # Required courses, and those with pinned or frozen sessions, must be placed.
+    run.must = [c.id for c in problem.courses if c.required or c.id in pinned]
+    run.missing = list(run.must)
     run.offer(list(start.placements), "construct")
     run.attach(build_model(problem, grid, weights, policy))
     stats["build_s"] = round(time.monotonic() - t0 - stats["construct_s"], 3)
@@ -127,7 +131,7 @@ class Run:
         self.report, self.t0, self.stats, self.stop = report, t0, stats, stop
         self.best: list[Placement] = []
         self.best_cost: int | None = None  # checker objective of a complete, valid schedule
-        self.must = must_place(problem, policy)
+        self.must: list[str] = [c.id for c in problem.courses if c.required]
         self.missing: list[str] = list(self.must)
         self.costly: list[str] = []
         self.bound = own_bound
@@ -319,20 +323,13 @@ class Run:
         )
 
 
-def pinned_courses(problem: Problem, policy: RepairPolicy) -> set[str]:
+def pinned_courses(problem: Problem, grid: TimeGrid, policy: RepairPolicy) -> set[str]:
     """Courses with pins or frozen sessions: CP-SAT places them, not the greedy."""
     courses = {pin.course for pin in problem.pins}
     if problem.previous is not None and policy.now is not None:
-        grid_now = policy.now
-        horizon = TimeGrid.of(problem.calendar).shift(grid_now, policy.freeze_days)
+        horizon = grid.shift(policy.now, policy.freeze_days)
         courses |= {pl.course for pl in problem.previous if pl.day < horizon}  # type: ignore[operator]
     return courses
-
-
-def must_place(problem: Problem, policy: RepairPolicy) -> list[str]:
-    """Required courses, and those with pinned or frozen sessions."""
-    pinned = pinned_courses(problem, policy)
-    return [c.id for c in problem.courses if c.required or c.id in pinned]
 
 
 def configure(solver: cp.CpSolver, params: SolveParams, time_limit: float) -> None:
