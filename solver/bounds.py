@@ -14,9 +14,15 @@ from solver.problem import Problem, Weights
 from solver.solution import RepairPolicy
 
 
-def lower_bound(problem: Problem, grid: TimeGrid, weights: Weights, policy: RepairPolicy) -> int:
+def lower_bound(
+    problem: Problem,
+    grid: TimeGrid,
+    weights: Weights,
+    policy: RepairPolicy,
+    builder: DomainBuilder | None = None,
+) -> int:
     """The sum of the bounds below (all of them valid for every schedule)."""
-    builder = DomainBuilder(problem, grid)
+    builder = builder or DomainBuilder(problem, grid)
     return (
         unavoidable_session_costs(problem, builder, weights)
         + load_peak_bound(problem, builder, weights)

@@ -55,13 +55,20 @@ def intersect(base: frozenset[int], restrictions: Iterable[Restriction]) -> froz
 
 
 class DomainBuilder:
-    """Computes restrictions once per window and per course; shared by model and explanation."""
+    """Computes restrictions once per window and per course; shared by the construction, the
+    bounds, every neighbourhood model and the explanation of one solve (on a province's plan,
+    computing them again for each took seconds)."""
 
     def __init__(self, problem: Problem, grid: TimeGrid) -> None:
         self.problem = problem
         self.grid = grid
         self._window_cache: dict[tuple[object, ...], frozenset[int]] = {}
         self._free_cache: dict[tuple[frozenset[int], int], frozenset[int]] = {}
+        self._working: dict[int, frozenset[int]] = {}
+        self._days: dict[tuple[int, int, int], frozenset[int]] = {}
+        self._block: dict[tuple[int, frozenset[int]], frozenset[int]] = {}
+        self._inside: dict[tuple[str, int], frozenset[int]] = {}
+        self._courses: dict[str, CourseDomains] = {}
         cohort_unit = {q.id: q.unit for q in problem.cohorts}
         self._cohort_unit = cohort_unit
 
@@ -73,10 +80,19 @@ class DomainBuilder:
         return self._window_cache[key]
 
     def working_starts(self, length: int) -> frozenset[int]:
-        ppd = self.grid.periods_per_day
-        return frozenset(
-            self.grid.slot(d, p) for d in range(self.grid.n_days) for p in range(ppd - length + 1)
-        )
+        return self.days_starts(0, self.grid.n_days - 1, length)
+
+    def days_starts(self, first: int, last: int, length: int) -> frozenset[int]:
+        """Starts of sessions lying within working days `first`..`last`."""
+        key = (first, last, length)
+        if key not in self._days:
+            ppd = self.grid.periods_per_day
+            self._days[key] = frozenset(
+                self.grid.slot(d, p)
+                for d in range(first, last + 1)
+                for p in range(ppd - length + 1)
+            )
+        return self._days[key]
 
     def starts_avoiding(self, bad: frozenset[int], length: int) -> frozenset[int]:
         """Working-time starts whose session touches none of the `bad` slots."""
@@ -108,12 +124,25 @@ class DomainBuilder:
         """Block starts whose every session start is allowed."""
         if course.pattern != "block":
             return allowed
-        step = self.grid.periods_per_day
-        return frozenset(
-            b for b in allowed if all(b + k * step in allowed for k in range(1, course.sessions))
-        )
+        key = (course.sessions, allowed)
+        if key not in self._block:
+            step = self.grid.periods_per_day
+            self._block[key] = frozenset(
+                b
+                for b in allowed
+                if all(b + k * step in allowed for k in range(1, course.sessions))
+            )
+        return self._block[key]
 
     def course_domains(self, course: Course) -> CourseDomains:
+        """The course's domains (computed once per builder: the problem does not change)."""
+        dom = self._courses.get(course.id)
+        if dom is None or dom.course is not course:
+            dom = self._course_domains(course)
+            self._courses[course.id] = dom
+        return dom
+
+    def _course_domains(self, course: Course) -> CourseDomains:
         grid, length = self.grid, course.length
         base = self.for_block(course, self.working_starts(length))
         dom = CourseDomains(course=course, base=base)
@@ -121,9 +150,7 @@ class DomainBuilder:
         if course.earliest is not None or course.latest is not None:
             lo = 0 if course.earliest is None else grid.first_day_from(course.earliest)
             hi = grid.n_days - 1 if course.latest is None else grid.last_day_until(course.latest)
-            ppd = grid.periods_per_day
-            days_ok = frozenset(range(lo * ppd, (hi + 1) * ppd))
-            allowed = self.for_block(course, self.starts_inside(days_ok, length))
+            allowed = self.for_block(course, self.days_starts(lo, hi, length))
             if course.earliest is not None and course.latest is not None:
                 span = dates_text(course.earliest, course.latest)
                 text = f"{name} must be held {span}"
@@ -152,8 +179,11 @@ class DomainBuilder:
         out: list[Restriction] = []
         length = course.length
         if site.open:
-            good = frozenset().union(*(self.covered(w) for w in site.open))
-            allowed = self.for_block(course, self.starts_inside(good, length))
+            key = (site_id, length)
+            if key not in self._inside:
+                good = frozenset().union(*(self.covered(w) for w in site.open))
+                self._inside[key] = self.starts_inside(good, length)
+            allowed = self.for_block(course, self._inside[key])
             spans = "; ".join(window_text(self.grid, w) for w in site.open)
             out.append(
                 Restriction(f"site-open:{site_id}", f"site {site_id} is open only {spans}", allowed)

@@ -1,9 +1,11 @@
 """Large-neighbourhood search over the full model: fix every course outside a neighbourhood to
 its current placement, let CP-SAT re-place the neighbourhood, keep the result if it is better.
 
-The model is built once; each step clones it and narrows the fixed variables' domains, so a step
-costs a presolve of what is free, not a rebuild. Neighbourhoods follow how plans are shaped: a
-stretch of weeks, one trainer, site, unit or cohort, the courses that pay the most, or random.
+Each step builds a model of the neighbourhood alone: fixed courses become constants or, when
+they share no cohort with a free course, a backdrop of busy slots and load profiles
+(`solver.model.Backdrop`), so a step costs what the neighbourhood holds, not the whole plan.
+Neighbourhoods follow how plans are shaped: a stretch of weeks, one trainer, site, unit or
+cohort, the courses that pay the most, or random.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model as cp
 
+from solver.domains import CourseDomains, DomainBuilder
+from solver.grid import TimeGrid
 from solver.model import BuildOptions, CourseVars, ModelVars, build_model
 from solver.params import SolveParams
 from solver.problem import Placement, Problem, Weights
@@ -38,15 +42,14 @@ class Neighbourhoods:
     resources: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
     @staticmethod
-    def of(problem: Problem, mv: ModelVars) -> Neighbourhoods:
+    def of(problem: Problem, domains: dict[str, CourseDomains]) -> Neighbourhoods:
         n = Neighbourhoods(problem)
         for course in problem.courses:
             keys = {f"cohort:{q}" for q in course.cohorts}
             keys |= {f"unit:{u}" for u in problem.units_of(course)}
-            cv = mv.courses[course.id]
-            for sv in cv.sessions[:1]:
-                keys |= {f"site:{s}" for s in sv.sites}
-                keys |= {f"trainer:{t}" for t in sv.trainers}
+            dom = domains[course.id]
+            keys |= {f"site:{s}" for s in dom.sites}
+            keys |= {f"trainer:{t}" for t in dom.trainers}
             n.resources[course.id] = keys
             for key in keys:
                 n.by_resource[key].add(course.id)
@@ -59,9 +62,8 @@ class Neighbourhoods:
         return out
 
 
-def span_of(placements: Sequence[Placement], mv: ModelVars) -> dict[str, tuple[int, int]]:
+def span_of(placements: Sequence[Placement], grid: TimeGrid) -> dict[str, tuple[int, int]]:
     """First and last slot of each placed course."""
-    grid = mv.grid
     spans: dict[str, tuple[int, int]] = {}
     for pl in placements:
         day = grid.day_index(pl.day)
@@ -123,17 +125,18 @@ class Search:
 
     def __init__(
         self,
-        mv: ModelVars,
         problem: Problem,
+        builder: DomainBuilder,
         weights: Weights,
         policy: RepairPolicy,
         params: SolveParams,
         extract: Callable[[ModelVars, cp.CpSolver], list[Placement]],
     ) -> None:
-        self.mv, self.problem, self.params, self.extract = mv, problem, params, extract
+        self.problem, self.params, self.extract = problem, params, extract
+        self.grid, self.builder = builder.grid, builder
         self.weights, self.policy = weights, policy
-        self.domains = {c: cv.domains for c, cv in mv.courses.items() if cv.domains is not None}
-        self.neighbourhoods = Neighbourhoods.of(problem, mv)
+        self.domains = {c.id: builder.course_domains(c) for c in problem.courses}
+        self.neighbourhoods = Neighbourhoods.of(problem, self.domains)
         self.rng = random.Random(params.seed)
 
     def step(
@@ -143,20 +146,28 @@ class Search:
         time_limit: float,
         first_solution: bool = False,
     ) -> StepResult:
-        """Re-solve the courses in `free` with every other course fixed where it is now."""
+        """Re-solve the courses in `free` with every other course fixed where it is now.
+
+        `first_solution`: stop at the first schedule that places at least one more of the
+        required courses not placed yet (completion, where any progress counts).
+        """
         by_course = group(current)
         fixed: dict[str, list[Placement]] = {}
-        for course_id, cv in self.mv.courses.items():
-            if course_id in free:
-                continue
-            pls = by_course.get(course_id, [])
-            if (not pls and cv.course.required) or (pls and fixed_values(cv, pls, self.mv) is None):
-                free = free | {course_id}  # unplaced required or no longer legal: always free
-                continue
-            fixed[course_id] = pls
-        options = BuildOptions(fixed=fixed, domains=self.domains)
-        sub = build_model(self.problem, self.mv.grid, self.weights, self.policy, options)
+        relaxed: set[str] = set()
+        for course in self.problem.courses:
+            pls = by_course.get(course.id, [])
+            if course.required and not pls:
+                relaxed.add(course.id)  # not placed yet: place it if this step can
+            if course.id not in free:
+                fixed[course.id] = pls
+        options = BuildOptions(
+            fixed=fixed, domains=self.domains, relaxed=frozenset(relaxed), builder=self.builder
+        )
+        sub = build_model(self.problem, self.grid, self.weights, self.policy, options)
         set_hints(sub, sub.model, {c: pls for c, pls in by_course.items() if c in free})
+        pending = [sub.courses[c].present for c in sorted(relaxed & free) if c in sub.courses]
+        if first_solution and pending:
+            sub.model.add(sum(pending) >= 1)
         solver = cp.CpSolver()
         p = solver.parameters
         p.num_workers = self.params.workers
@@ -174,8 +185,9 @@ class Search:
         if status == cp.OPTIMAL and not fixed:
             name = "OPTIMAL_ALL"  # nothing was fixed: the whole plan is optimal
         if status in (cp.OPTIMAL, cp.FEASIBLE):
+            folded = [pl for pl in current if pl.course not in sub.courses]
             return StepResult(
-                self.extract(sub, solver),
+                self.extract(sub, solver) + folded,
                 name,
                 solver.deterministic_time,
                 round(solver.objective_value),
@@ -186,13 +198,16 @@ class Search:
 
     def around(self, courses: Sequence[str], current: Sequence[Placement], size: int) -> set[str]:
         """The given courses plus related ones whose placements overlap their windows."""
-        spans = span_of(current, self.mv)
+        spans = span_of(current, self.grid)
         chosen = set(courses)
         pool: list[str] = []
+        ppd = self.grid.periods_per_day
         for course_id in courses:
-            cv = self.mv.courses[course_id]
-            lo = min(min(sv.domain, default=0) for sv in cv.sessions)
-            hi = max(max(sv.domain, default=0) for sv in cv.sessions)
+            dom = self.domains[course_id]
+            starts = dom.starts() or dom.base
+            lo, hi = min(starts, default=0), max(starts, default=0)
+            if dom.course.pattern == "block":
+                hi += (dom.course.sessions - 1) * ppd
             for other in sorted(self.neighbourhoods.related(course_id) - chosen):
                 span = spans.get(other)
                 if span is None or (span[1] >= lo and span[0] <= hi):
@@ -209,9 +224,9 @@ class Search:
     ) -> tuple[str, set[str]]:
         """A neighbourhood of about `size` courses, of a randomly chosen kind."""
         kind = self.rng.choice(["window", "resource", "costly", "random"])
-        courses = sorted(self.mv.courses)
+        courses = sorted(self.domains)
         if kind == "window":
-            spans = span_of(current, self.mv)
+            spans = span_of(current, self.grid)
             if spans:
                 centre = self.rng.choice(sorted(spans.values()))[0]
                 by_distance = sorted(spans, key=lambda c: (abs(spans[c][0] - centre), c))

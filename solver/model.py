@@ -69,6 +69,7 @@ class ModelVars:
     penalties: dict[str, Penalty] = field(default_factory=lambda: defaultdict(Penalty))
     assumptions: dict[str, tuple[Lit, str]] = field(default_factory=dict)
     matches: dict[tuple[str, int, int, str | None, str | None], Lit] = field(default_factory=dict)
+    backdrop: Backdrop | None = None  # fixed courses without variables (neighbourhood models)
 
     def sessions(self) -> Iterable[SessionVars]:
         for cv in self.courses.values():
@@ -90,11 +91,113 @@ class BuildOptions:
     ids to placements they must keep (an empty list: left out); those courses get constants
     and their one chosen site and trainer only, so a neighbourhood's model stays small.
     `domains` reuses start domains computed for an earlier build of the same problem.
+    `relaxed` are required courses not placed yet that a step may leave out at a prohibitive
+    cost, so that a step which places some of them, not all, still counts as progress.
     """
 
     explain: bool = False
     fixed: Mapping[str, Sequence[Placement]] | None = None
     domains: dict[str, CourseDomains] | None = None
+    relaxed: frozenset[str] = frozenset()
+    builder: DomainBuilder | None = None  # shared caches of time restrictions
+
+
+@dataclass
+class Backdrop:
+    """What the fixed courses of a neighbourhood model leave behind, folded into plain numbers.
+
+    A neighbourhood's model holds variables only for its free courses and for the fixed ones
+    that share a cohort with them (compactness needs their sessions); every other fixed course
+    only takes slots from sites and trainers and adds load. Folding those into sets and
+    profiles keeps a step's model, and the Python that builds it, proportional to the
+    neighbourhood rather than to the plan (a province has ten times a city's courses).
+    """
+
+    site_busy: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    trainer_busy: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    load: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    unit_load: dict[str, dict[int, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
+    trainer_sessions: dict[tuple[str, str, int], int] = field(
+        default_factory=lambda: defaultdict(int)
+    )
+
+    @staticmethod
+    def of(problem: Problem, grid: TimeGrid, folded: Mapping[str, Sequence[Placement]]) -> Backdrop:
+        back = Backdrop()
+        cohorts = problem.cohort_by_id
+        for course_id, pls in folded.items():
+            course = problem.course(course_id)
+            demand: dict[str, int] = defaultdict(int)
+            for q in course.cohorts:
+                demand[cohorts[q].unit] += cohorts[q].size
+            for pl in pls:
+                day = grid.day_index(pl.day)
+                if day is None:
+                    continue
+                slot = grid.slot(day, pl.period)
+                span = range(slot, slot + course.length)
+                back.site_busy[pl.site].update(span)
+                back.trainer_busy[pl.trainer].update(span)
+                for t in span:
+                    back.load[t] += 1
+                    for unit_id, size in demand.items():
+                        back.unit_load[unit_id][t] += size
+                back.trainer_sessions[(pl.trainer, "week", grid.week_of_day[day])] += 1
+                back.trainer_sessions[(pl.trainer, "month", grid.month_of_day[day])] += 1
+        return back
+
+    def narrow(self, dom: CourseDomains, grid: TimeGrid) -> CourseDomains:
+        """The course's domains without the starts that would clash with folded sessions."""
+        course = dom.course
+        sites = dict(dom.sites)
+        for site_id, restrictions in dom.sites.items():
+            busy = self.site_busy.get(site_id)
+            if busy:
+                allowed = dom.base - block_hits(course, busy, grid.periods_per_day)
+                sites[site_id] = [*restrictions, Restriction(f"busy:{site_id}", "", allowed)]
+        trainers = dict(dom.trainers)
+        every = frozenset(range(grid.n_slots))
+        for trainer_id, restrictions in dom.trainers.items():
+            busy = self.trainer_busy.get(trainer_id)
+            if busy:
+                allowed = every - session_hits(course, busy)
+                trainers[trainer_id] = [
+                    *restrictions,
+                    Restriction(f"busy:{trainer_id}", "", allowed),
+                ]
+        return CourseDomains(
+            course=course, base=dom.base, time=dom.time, sites=sites, trainers=trainers
+        )
+
+    @staticmethod
+    def profile(load: Mapping[int, int]) -> list[tuple[int, int, int]]:
+        """A load by slot as (start, length, demand) runs of equal load."""
+        runs: list[tuple[int, int, int]] = []
+        for t in sorted(load):
+            d = load[t]
+            if d <= 0:
+                continue
+            if runs and runs[-1][0] + runs[-1][1] == t and runs[-1][2] == d:
+                start, length, _ = runs[-1]
+                runs[-1] = (start, length + 1, d)
+            else:
+                runs.append((t, 1, d))
+        return runs
+
+
+def session_hits(course: Course, busy: set[int]) -> set[int]:
+    """Session starts whose session would touch a busy slot."""
+    return {b - k for b in busy for k in range(course.length)}
+
+
+def block_hits(course: Course, busy: set[int], ppd: int) -> set[int]:
+    """Course starts (block starts for a block) with some session touching a busy slot."""
+    hits = session_hits(course, busy)
+    if course.pattern != "block":
+        return hits
+    return {h - k * ppd for h in hits for k in range(course.sessions)}
 
 
 def build_model(
@@ -106,17 +209,21 @@ def build_model(
 ) -> ModelVars:
     """The whole model, read as a table of contents of the rules."""
     mv = ModelVars(model=cp.CpModel(), grid=grid)
-    builder = DomainBuilder(problem, grid)
-    frozen = frozen_placements(problem, grid, policy)
+    builder = options.builder or DomainBuilder(problem, grid)
     domains = options.domains if options.domains is not None else {}
+    built, folded = split_fixed(problem, options.fixed)
+    mv.backdrop = Backdrop.of(problem, grid, folded) if folded else None
+    frozen = frozen_placements(problem, grid, policy, {c.id for c in built})
     # Hard
-    for course in problem.courses:
+    for course in built:
         if course.id not in domains:
             domains[course.id] = builder.course_domains(course)
         fixed = None if options.fixed is None else options.fixed.get(course.id)
         dom = (
             domains[course.id] if fixed is None else fixed_domains(domains[course.id], fixed, grid)
         )
+        if mv.backdrop is not None:
+            dom = mv.backdrop.narrow(dom, grid)
         add_course(mv, problem, dom, options)
     add_time_channels(mv)
     add_slot_cliques(mv)
@@ -136,9 +243,27 @@ def build_model(
     add_trainer_load(mv, problem, weights)
     add_preferred_site(mv, weights)
     add_perturbation(mv, problem, grid, weights, policy)
-    add_unscheduled(mv, weights)
+    add_unscheduled(mv, weights, options.relaxed)
     add_objective(mv)
     return mv
+
+
+def split_fixed(
+    problem: Problem, fixed: Mapping[str, Sequence[Placement]] | None
+) -> tuple[list[Course], dict[str, Sequence[Placement]]]:
+    """Courses that get variables (free ones, and fixed ones sharing a cohort with a free one)
+    and the placed fixed courses folded into the backdrop."""
+    if not fixed:
+        return list(problem.courses), {}
+    free_cohorts = {q for c in problem.courses if c.id not in fixed for q in c.cohorts}
+    built, folded = [], {}
+    for course in problem.courses:
+        pls = fixed.get(course.id)
+        if pls is None or any(q in free_cohorts for q in course.cohorts):
+            built.append(course)
+        elif pls:
+            folded[course.id] = pls
+    return built, folded
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,7 +279,7 @@ def add_course(mv: ModelVars, problem: Problem, dom: CourseDomains, options: Bui
     m, grid, course = mv.model, mv.grid, dom.course
     ppd = grid.periods_per_day
     present = m.new_bool_var(f"present[{course.id}]")
-    if course.required:
+    if course.required and course.id not in options.relaxed:
         if options.explain:
             m.add_implication(mv.guard(f"required:{course.id}", required_text(course)), present)
         else:
@@ -451,6 +576,8 @@ def add_fixed_session(
 def add_pins(mv: ModelVars, problem: Problem, grid: TimeGrid, options: BuildOptions) -> None:
     """Pinned sessions stay where the planner put them."""
     for i, pin in enumerate(problem.pins):
+        if pin.course not in mv.courses:
+            continue  # fixed in a neighbourhood model, where it already is
         day = grid.day_index(pin.day)
         slot = None if day is None else grid.slot(day, pin.period)
         text = f"course {pin.course} is pinned on {pin.day} period {pin.period}"
@@ -470,8 +597,10 @@ class Frozen:
     trainer: str | None
 
 
-def frozen_placements(problem: Problem, grid: TimeGrid, policy: RepairPolicy) -> list[Frozen]:
-    """Previous sessions before now + freeze_days: they never move."""
+def frozen_placements(
+    problem: Problem, grid: TimeGrid, policy: RepairPolicy, courses: set[str] | None = None
+) -> list[Frozen]:
+    """Previous sessions before now + freeze_days (of `courses`, if given): they never move."""
     if problem.previous is None or policy.now is None:
         return []
     horizon = grid.shift(policy.now, policy.freeze_days)
@@ -479,6 +608,8 @@ def frozen_placements(problem: Problem, grid: TimeGrid, policy: RepairPolicy) ->
     out = []
     for pl in problem.previous:
         if not pl.day < horizon or pl.course not in problem.course_by_id:  # type: ignore[operator]
+            continue
+        if courses is not None and pl.course not in courses:
             continue
         day = grid.day_index(pl.day)
         slot = None if day is None else grid.slot(day, pl.period)
@@ -752,11 +883,23 @@ def add_density(mv: ModelVars, problem: Problem, weights: Weights) -> None:
             continue
         cap = int(unit.away_cap * unit.headcount + 1e-9)
         intervals, demands = load[unit.id]
-        if sum(demands) <= cap:
+        fixed = {} if mv.backdrop is None else mv.backdrop.unit_load.get(unit.id, {})
+        fixed_peak = max(fixed.values(), default=0)
+        if sum(demands) + fixed_peak <= cap:
             continue
+        intervals, demands = [*intervals, *profile_intervals(mv, fixed)], list(demands)
+        demands += [d for _, _, d in Backdrop.profile(fixed)]
         over = mv.model.new_int_var(0, sum(demands), f"density[{unit.id}]")
         mv.model.add_cumulative(intervals, demands, cap + over)
         mv.penalties["density"].add(weights.density, over)
+
+
+def profile_intervals(mv: ModelVars, load: Mapping[int, int]) -> list[cp.IntervalVar]:
+    """Fixed intervals for the runs of a folded load profile (demands: `Backdrop.profile`)."""
+    return [
+        mv.model.new_fixed_size_interval_var(start, length, f"fixedload[{start}]")
+        for start, length, _ in Backdrop.profile(load)
+    ]
 
 
 def add_load_peak(mv: ModelVars, weights: Weights) -> None:
@@ -766,8 +909,12 @@ def add_load_peak(mv: ModelVars, weights: Weights) -> None:
     intervals = [sv.interval for sv in mv.sessions()]
     if not intervals:
         return
-    peak = mv.model.new_int_var(0, len(intervals), "load_peak")
-    mv.model.add_cumulative(intervals, [1] * len(intervals), peak)
+    demands = [1] * len(intervals)
+    fixed = {} if mv.backdrop is None else mv.backdrop.load
+    intervals += profile_intervals(mv, fixed)
+    demands += [d for _, _, d in Backdrop.profile(fixed)]
+    peak = mv.model.new_int_var(0, sum(demands), "load_peak")
+    mv.model.add_cumulative(intervals, demands, peak)
     mv.penalties["load_peak"].add(weights.load_peak, peak)
 
 
@@ -827,11 +974,14 @@ def add_load_limit(
             counts[bucket].append(e)
             parts.append(e)
         m.add(sum(parts) == lit)
+    back = mv.backdrop
     for bucket, lits in counts.items():
-        if len(lits) <= limit:
+        already = 0 if back is None else back.trainer_sessions.get((trainer_id, name, bucket), 0)
+        if len(lits) + already <= limit:
             continue
-        over = m.new_int_var(0, len(lits) - limit, f"over[{trainer_id},{name}{bucket}]")
-        m.add(over >= sum(lits) - limit)
+        top = len(lits) + already - limit
+        over = m.new_int_var(0, top, f"over[{trainer_id},{name}{bucket}]")
+        m.add(over >= sum(lits) + already - limit)
         mv.penalties["trainer_load"].add(weights.trainer_load, over)
 
 
@@ -884,12 +1034,17 @@ def add_perturbation(
         mv.penalties["perturbation"].add(-cost, kept)
 
 
-def add_unscheduled(mv: ModelVars, weights: Weights) -> None:
+# What leaving out a required course costs in a step that may (`BuildOptions.relaxed`): more
+# than any schedule's soft terms, so each step places all the required courses it can.
+RELAXED_COST = 10**7
+
+
+def add_unscheduled(mv: ModelVars, weights: Weights, relaxed: frozenset[str]) -> None:
     """A course left out pays its priority times the weight."""
     for cv in mv.courses.values():
-        if cv.course.required:
+        if cv.course.required and cv.course.id not in relaxed:
             continue
-        cost = weights.unscheduled * cv.course.priority
+        cost = RELAXED_COST if cv.course.required else weights.unscheduled * cv.course.priority
         mv.penalties["unscheduled"].constant += cost
         mv.penalties["unscheduled"].add(-cost, cv.present)
 

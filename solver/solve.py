@@ -18,6 +18,7 @@ from ortools.sat.python import cp_model as cp
 from solver.bounds import lower_bound
 from solver.checker import check
 from solver.construct import construct
+from solver.domains import DomainBuilder
 from solver.explain import conflicting_rules
 from solver.grid import TimeGrid
 from solver.lns import Search, group, set_hints
@@ -89,15 +90,16 @@ def solve(
     start = construct(problem, grid, weights, keep=keep, skip=pinned)
     stats["construct_s"] = round(time.monotonic() - t0, 3)
     stats["construct_unplaced"] = len(start.unplaced)
-    own_bound = lower_bound(problem, grid, weights, policy)
+    builder = DomainBuilder(problem, grid)
+    own_bound = lower_bound(problem, grid, weights, policy, builder)
     stats["own_bound"] = own_bound
     run = Run(problem, weights, policy, params, report, t0, own_bound, stats, stop)
     # Required courses, and those with pinned or frozen sessions, must be placed.
     run.must = [c.id for c in problem.courses if c.required or c.id in pinned]
     run.missing = list(run.must)
     run.offer(list(start.placements), "construct")
-    run.attach(build_model(problem, grid, weights, policy))
-    stats["build_s"] = round(time.monotonic() - t0 - stats["construct_s"], 3)
+    run.attach(builder)
+    stats["domains_s"] = round(time.monotonic() - t0 - stats["construct_s"], 3)
     run.complete(start.unplaced)
     run.improve()
     run.final()
@@ -110,6 +112,10 @@ STEP_OVERHEAD = 0.05
 # Improvement steps: seconds per neighbourhood and courses in the first one (it adapts).
 STEP_LIMIT = 1.0
 FIRST_SIZE = 15
+# The closing CP-SAT run on the whole model, for a bound and a last improvement, only when the
+# plan is small enough for it to get past presolve: on a city's year (1,716 sessions) it spent
+# its whole slice in presolve and proved a bound of 0, time better spent on neighbourhoods.
+FULL_MODEL_MAX_SESSIONS = 1000
 
 
 class Run:
@@ -141,10 +147,10 @@ class Run:
         self.steps = 0
         self.improvements = 0
 
-    def attach(self, mv: ModelVars) -> None:
-        """The full model, built once the construction's schedule is already on offer."""
-        self.mv = mv
-        self.search = Search(mv, self.problem, self.weights, self.policy, self.params, extract)
+    def attach(self, builder: DomainBuilder) -> None:
+        """The neighbourhood search, set up once the construction's schedule is on offer."""
+        self.grid = builder.grid
+        self.search = Search(self.problem, builder, self.weights, self.policy, self.params, extract)
 
     # The clock: wall time, or deterministic time with one worker (reproducible runs).
     def elapsed(self) -> float:
@@ -199,7 +205,7 @@ class Run:
             seeds = self.missing[:3]
             free = self.search.around(seeds, self.best, size)
             limit = min(max(1.0, self.left() / 4), 5.0)
-            result = self.step(free, limit, first_solution=False)
+            result = self.step(free, limit, first_solution=True)
             if result is None or not self.offer(result, "complete"):
                 size = min(400, int(size * 1.6) + 1)
             if size >= 400 and self.elapsed() > self.params.time_limit / 2:
@@ -233,16 +239,21 @@ class Run:
                 self.stats["model_objective"] = r.model_objective
                 return
             if r.status == "OPTIMAL" and r.deterministic_time < limit / 2:
-                size = min(len(self.mv.courses), int(size * 1.25) + 1)
+                size = min(len(self.problem.courses), int(size * 1.25) + 1)
             elif self.best_cost == before:
                 size = max(8, int(size * 0.9))
 
+    def full_model_pays(self) -> bool:
+        return sum(c.sessions for c in self.problem.courses) <= FULL_MODEL_MAX_SESSIONS
+
     def final_budget(self) -> float:
+        if not self.full_model_pays():
+            return 0.0
         return min(0.25 * self.params.time_limit, 15.0)
 
     def final(self) -> None:
         """A full-model CP-SAT run from the best schedule: a bound, and sometimes better."""
-        if self.proven or self.stats.get("stopped_early"):
+        if self.proven or self.stats.get("stopped_early") or not self.full_model_pays():
             self.stats.update(
                 lns_steps=self.steps,
                 improvements=self.improvements,
@@ -252,12 +263,13 @@ class Run:
         limit = max(0.1, self.left())
         solver = cp.CpSolver()
         configure(solver, self.params, limit)
-        set_hints(self.mv, self.mv.model, group(self.best))
-        status = solver.solve(self.mv.model)
+        mv = build_model(self.problem, self.grid, self.weights, self.policy)
+        set_hints(mv, mv.model, group(self.best))
+        status = solver.solve(mv.model)
         self.det_used += solver.deterministic_time
-        self.stats.update(_solver_stats(solver, self.mv, status))
+        self.stats.update(_solver_stats(solver, mv, status))
         if status in (cp.OPTIMAL, cp.FEASIBLE):
-            self.offer(extract(self.mv, solver), "full")
+            self.offer(extract(mv, solver), "full")
             self.stats["model_objective"] = round(solver.objective_value)
         if status in (cp.OPTIMAL, cp.FEASIBLE, cp.INFEASIBLE):
             self.cpsat_bound = (
