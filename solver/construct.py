@@ -1,39 +1,87 @@
-"""A fast greedy construction: places every course it can, hardest first, cheapest slot first.
+"""A fast greedy construction: places every course it can, hardest first, cheapest slot first,
+then makes room for the few it could not place by moving the courses in their way.
 
-It gives the first feasible schedule in well under a second on a city's year and a hint from
-which CP-SAT starts; whatever it cannot place is left to CP-SAT (and is listed).
+It gives the first feasible schedule in seconds on a province's year, the one the search then
+improves; whatever it still cannot place is left to CP-SAT (and is listed).
 """
 
 from __future__ import annotations
 
+import bisect
+import dataclasses
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from solver.domains import CourseDomains, DomainBuilder
+from solver.domains import CourseDomains, DomainBuilder, Restriction, intersect
 from solver.grid import TimeGrid
-from solver.problem import Blackout, Course, Placement, Problem, Weights
+from solver.problem import Course, Placement, Problem, Weights
+
+# A placed session as the construction keeps it: start slot, site, trainer.
+Session = tuple[int, str, str]
+
+
+def span_bits(slot: int, length: int) -> int:
+    return ((1 << length) - 1) << slot
+
+
+def blocked_starts(busy: int, length: int) -> int:
+    """Bit s is set when a session of `length` starting at s would touch a busy slot."""
+    out = busy
+    for k in range(1, length):
+        out |= busy >> k
+    return out
 
 
 @dataclass
 class Occupancy:
-    """Which slots each site, trainer and cohort already uses, and the load per slot."""
+    """Who uses each site, trainer and cohort when, and the number of sessions per slot.
 
-    site: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    trainer: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    cohort: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
-    load: dict[int, int] = field(default_factory=lambda: defaultdict(int))
+    Busy slots are bitsets (bit s = slot s): "is this span free for the site and every cohort"
+    is one AND, and the free starts of a whole row a few shifts, where sets cost a Python loop
+    per slot. The owners say which course is in the way, for the repair.
+    """
+
+    n_slots: int
+    site: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    trainer: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    cohort: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    site_owner: dict[str, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))
+    trainer_owner: dict[str, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))
+    cohort_owner: dict[str, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))
+    load: list[int] = field(default_factory=list)
     trainer_week: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))
 
+    def __post_init__(self) -> None:
+        self.load = [0] * self.n_slots
+
     def take(self, course: Course, slot: int, site: str, trainer: str, week: int) -> None:
-        span = range(slot, slot + course.length)
-        self.site[site].update(span)
-        self.trainer[trainer].update(span)
+        bits, span = span_bits(slot, course.length), range(slot, slot + course.length)
+        self.site[site] |= bits
+        self.trainer[trainer] |= bits
         for q in course.cohorts:
-            self.cohort[q].update(span)
+            self.cohort[q] |= bits
         for s in span:
             self.load[s] += 1
+            self.site_owner[site][s] = course.id
+            self.trainer_owner[trainer][s] = course.id
+            for q in course.cohorts:
+                self.cohort_owner[q][s] = course.id
         self.trainer_week[(trainer, week)] += 1
+
+    def release(self, course: Course, slot: int, site: str, trainer: str, week: int) -> None:
+        bits, span = span_bits(slot, course.length), range(slot, slot + course.length)
+        self.site[site] &= ~bits
+        self.trainer[trainer] &= ~bits
+        for q in course.cohorts:
+            self.cohort[q] &= ~bits
+        for s in span:
+            self.load[s] -= 1
+            del self.site_owner[site][s]
+            del self.trainer_owner[trainer][s]
+            for q in dict.fromkeys(course.cohorts):
+                del self.cohort_owner[q][s]
+        self.trainer_week[(trainer, week)] -= 1
 
 
 @dataclass(frozen=True)
@@ -42,207 +90,430 @@ class Construction:
     unplaced: tuple[str, ...]  # course ids the greedy could not place
 
 
+@dataclass(frozen=True)
+class CourseOptions:
+    """What placing one course needs and never changes, worked out once instead of per slot."""
+
+    dom: CourseDomains
+    attendance: int
+    site_starts: dict[str, list[int]]  # sorted starts per allowed site
+    trainers: dict[str, frozenset[int] | None]  # allowed session starts (None: any)
+    first: int | None  # earliest and latest start at any site
+    last: int | None
+
+    @property
+    def course(self) -> Course:
+        return self.dom.course
+
+
 # How much expected demand by later courses weighs against soft costs when choosing a place.
 HEAT_COST = 40.0
+# Repair effort per course left over (ejection sets tried) and in all (ejected courses placed
+# again): counted, not timed, so that the construction stays deterministic.
+REPAIR_TRIES = 8
+REPAIR_EJECTIONS = 2000
+# Largest set of courses moved out of the way of one course.
+REPAIR_MOST = 6
+# Levels of repair: a course moved out of the way may move others in turn.
+REPAIR_DEPTH = 2
 
 
 class Greedy:
     """Places one course at a time into the occupancy, never breaking a hard rule."""
 
-    def __init__(self, problem: Problem, grid: TimeGrid, weights: Weights) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        grid: TimeGrid,
+        weights: Weights,
+        builder: DomainBuilder | None = None,
+    ) -> None:
         self.problem, self.grid, self.weights = problem, grid, weights
-        self.builder = DomainBuilder(problem, grid)
-        self.occ = Occupancy()
+        self.builder = builder or DomainBuilder(problem, grid)
+        self.occ = Occupancy(grid.n_slots)
         self.sites = {s.id: s for s in problem.sites}
         self.trainers = {t.id: t for t in problem.trainers}
-        self.soft = self._soft_blackouts()
-        self.doms = {c.id: self.builder.course_domains(c) for c in problem.courses}
-        self._time_cost: dict[str, dict[int, int]] = {}
+        self.options = {
+            c.id: self._options(self.builder.course_domains(c)) for c in problem.courses
+        }
+        self.hardness = {cid: difficulty(opts) for cid, opts in self.options.items()}
+        self.placed: dict[str, list[Session]] = {}  # by the greedy; a repair may move them
+        # (placed?, course, sessions) of every change, so that a failed repair can be undone.
+        self.journal: list[tuple[bool, str, list[Session]]] = []
+        self.repair_budget = REPAIR_EJECTIONS
+        self._time_costs: dict[tuple[tuple[int, ...], int], dict[int, int]] = {}
+        self._course_time_costs: dict[str, dict[int, int]] = {}
+        self._soft_in_time: dict[tuple[str, str | None], list[int]] = defaultdict(list)
+        for i, b in enumerate(problem.blackouts):
+            if not b.hard and b.scope not in ("site", "trainer"):
+                self._soft_in_time[(b.scope, b.target)].append(i)
+        self._site_costs: dict[tuple[str, int], dict[int, int]] = {}
         # Expected demand of not-yet-placed courses per site and day: placing a course where
         # others will need the room anyway is what makes greedy schedules dead-end.
         self.heat: dict[str, list[float]] = defaultdict(lambda: [0.0] * grid.n_days)
-        for dom in self.doms.values():
-            self.add_heat(dom, 1.0)
+        for opts in self.options.values():
+            self.add_heat(opts, 1.0)
 
-    def _soft_blackouts(self) -> list[tuple[int, Blackout, frozenset[int]]]:
-        out = []
-        for b in self.problem.blackouts:
-            if not b.hard:
-                cost = self.weights.soft_blackout if b.weight is None else b.weight
-                out.append((cost, b, self.builder.covered(b.window)))
-        return out
-
-    def add_heat(self, dom: CourseDomains, sign: float) -> None:
+    def _options(self, dom: CourseDomains) -> CourseOptions:
         starts = dom.starts()
-        if not starts or not dom.sites:
+        return CourseOptions(
+            dom=dom,
+            attendance=self.problem.attendance(dom.course),
+            site_starts={s: sorted(intersect(starts, rs)) for s, rs in dom.sites.items()},
+            trainers={t: allowed_by(rs) for t, rs in dom.trainers.items()},
+            first=min(starts) if starts else None,
+            last=max(starts) if starts else None,
+        )
+
+    def add_heat(self, opts: CourseOptions, sign: float) -> None:
+        if opts.first is None or opts.last is None or not opts.dom.sites:
             return
-        ppd = self.grid.periods_per_day
-        lo, hi = min(starts) // ppd, max(starts) // ppd
-        if dom.course.pattern == "block":
-            hi += dom.course.sessions - 1
+        course, ppd = opts.course, self.grid.periods_per_day
+        lo, hi = opts.first // ppd, opts.last // ppd
+        if course.pattern == "block":
+            hi += course.sessions - 1
         hi = min(hi, self.grid.n_days - 1)
         per_day = (
-            sign * dom.course.sessions * dom.course.length / ((hi - lo + 1) * ppd * len(dom.sites))
+            sign * course.sessions * course.length / ((hi - lo + 1) * ppd * len(opts.dom.sites))
         )
-        for site in dom.sites:
+        for site in opts.dom.sites:
             row = self.heat[site]
             for d in range(lo, hi + 1):
                 row[d] += per_day
 
-    def heat_at(self, site: str, slot: int) -> float:
-        return self.heat[site][self.grid.day_of(slot)]
+    # Soft costs that depend only on where a session is, not on the rest of the schedule.
+    def _hits(self, covered: Iterable[int], length: int) -> set[int]:
+        """Working-time starts whose session of `length` touches a covered slot."""
+        ppd = self.grid.periods_per_day
+        hits = {x - k for x in covered for k in range(length)}
+        return {s for s in hits if s >= 0 and s % ppd + length <= ppd}
 
-    def _session_cost(self, course: Course, slot: int) -> int:
-        """Plan/unit/cohort/course soft-blackout cost of one session starting at `slot`."""
-        costs = self._time_cost.get(course.id)
+    def time_costs(self, course: Course) -> dict[int, int]:
+        """Plan/unit/cohort/course soft-blackout cost per session start; shared by courses
+        that the same blackouts concern."""
+        costs = self._course_time_costs.get(course.id)
+        if costs is not None:
+            return costs
+        cohorts = [self.problem.cohort_by_id.get(q) for q in course.cohorts]
+        targets = [("plan", None), ("course", course.id)]
+        targets += [("cohort", q) for q in course.cohorts]
+        targets += [("unit", q.unit) for q in cohorts if q is not None]
+        applies = tuple(sorted({i for key in targets for i in self._soft_in_time.get(key, ())}))
+        key = (applies, course.length)
+        costs = self._time_costs.get(key)
         if costs is None:
             costs = defaultdict(int)
-            for weight, b, covered in self.soft:
-                if b.scope in ("site", "trainer") or not self.builder.blackout_applies_in_time(
-                    b, course
-                ):
-                    continue
-                free = self.builder.starts_avoiding(covered, course.length)
-                for st in self.builder.working_starts(course.length) - free:
-                    costs[st] += weight
-            self._time_cost[course.id] = costs
-        return costs.get(slot, 0)
+            for i in applies:
+                b = self.problem.blackouts[i]
+                for s in self._hits(self.builder.covered(b.window), course.length):
+                    costs[s] += self.weights.soft_blackout if b.weight is None else b.weight
+            self._time_costs[key] = costs
+        self._course_time_costs[course.id] = costs
+        return costs
 
-    def soft_cost(self, course: Course, slot: int, site: str, trainer: str | None) -> int:
-        """Soft-blackout, capacity and preferred-site cost of one session at one place."""
-        cost = self._session_cost(course, slot)
-        span = range(slot, slot + course.length)
-        for weight, b, covered in self.soft:
-            if b.scope == "site" and b.target == site and any(x in covered for x in span):
-                cost += weight
-        s = self.sites[site]
+    def site_costs(self, site: str, length: int) -> dict[int, int]:
+        """Soft site-blackout cost per session start at one site."""
+        costs = self._site_costs.get((site, length))
+        if costs is None:
+            costs = defaultdict(int)
+            for b in self.problem.blackouts:
+                if not b.hard and b.scope == "site" and b.target == site:
+                    for s in self._hits(self.builder.covered(b.window), length):
+                        costs[s] += self.weights.soft_blackout if b.weight is None else b.weight
+            self._site_costs[(site, length)] = costs
+        return costs
+
+    def site_cost(self, opts: CourseOptions, site: str) -> int:
+        """Capacity-overflow and preferred-site cost of every session at one site."""
+        course, s, cost = opts.course, self.sites[site], 0
         if not s.capacity_hard:
-            cost += self.weights.capacity_overflow * max(
-                0, self.problem.attendance(course) - s.capacity
-            )
+            cost += self.weights.capacity_overflow * max(0, opts.attendance - s.capacity)
         if course.preferred_sites and site not in course.preferred_sites:
             cost += self.weights.preferred_site
         return cost
 
-    def free(self, course: Course, slot: int, site: str) -> bool:
-        span = range(slot, slot + course.length)
-        if any(s in self.occ.site[site] for s in span):
-            return False
-        return not any(s in self.occ.cohort[q] for q in course.cohorts for s in span)
+    def session_costs(self, opts: CourseOptions, site: str, slots: Iterable[int]) -> list[int]:
+        """Soft-blackout, capacity and preferred-site cost of a session at each of `slots`."""
+        at_time = self.time_costs(opts.course)
+        at_site = self.site_costs(site, opts.course.length)
+        fixed = self.site_cost(opts, site)
+        return [at_time.get(s, 0) + at_site.get(s, 0) + fixed for s in slots]
 
-    def trainer_for(
-        self, course: Course, slot: int, dom: CourseDomains, prefer: str | None
-    ) -> str | None:
+    def usable_sites(self, opts: CourseOptions) -> list[str]:
+        """Allowed sites big enough when their capacity is hard, in the course's order."""
+        return [
+            site
+            for site in opts.dom.sites
+            if not (self.sites[site].capacity_hard and opts.attendance > self.sites[site].capacity)
+        ]
+
+    def cohorts_busy(self, course: Course) -> int:
+        busy = 0
+        for q in course.cohorts:
+            busy |= self.occ.cohort[q]
+        return busy
+
+    def trainer_for(self, opts: CourseOptions, slot: int, prefer: str | None) -> str | None:
         """A qualified, available, free trainer: the preferred one, else the least busy."""
-        span = range(slot, slot + course.length)
+        bits = span_bits(slot, opts.course.length)
         week = self.grid.week_of_day[self.grid.day_of(slot)]
         best: tuple[int, str] | None = None
-        for t, restrictions in dom.trainers.items():
-            if any(slot not in r.allowed for r in restrictions):
+        for t, allowed in opts.trainers.items():
+            if allowed is not None and slot not in allowed:
                 continue
-            if any(s in self.occ.trainer[t] for s in span):
+            busy = self.occ.trainer[t]
+            if busy & bits:
                 continue
             limit = self.trainers[t].max_sessions_per_week
             over = int(limit is not None and self.occ.trainer_week[(t, week)] >= limit)
-            rank = (over, 0 if t == prefer else 1, len(self.occ.trainer[t]))
-            key = (rank[0] * 2 + rank[1]) * 10**6 + rank[2]
+            key = (over * 2 + (0 if t == prefer else 1)) * 10**6 + busy.bit_count()
             if best is None or key < best[0]:
                 best = (key, t)
         return None if best is None else best[1]
 
-    def load_of(self, slot: int, length: int) -> int:
-        return max(self.occ.load[s] for s in range(slot, slot + length))
+    def place(self, opts: CourseOptions) -> bool:
+        """Place the whole course at its cheapest free places, or leave everything as it was."""
+        if opts.course.pattern == "block":
+            sessions = self.place_block(opts)
+        else:
+            sessions = self.place_spread(opts)
+        if sessions is None:
+            return False
+        self.placed[opts.course.id] = sessions
+        self.journal.append((True, opts.course.id, sessions))
+        return True
 
-    def place_block(self, dom: CourseDomains) -> list[Placement] | None:
-        course, ppd = dom.course, self.grid.periods_per_day
+    def place_block(self, opts: CourseOptions) -> list[Session] | None:
+        course, ppd, length = opts.course, self.grid.periods_per_day, opts.course.length
+        n = course.sessions
+        load, cohorts = self.occ.load, self.cohorts_busy(course)
         best: tuple[tuple[float, int, int], int, str, list[str]] | None = None
-        for site in dom.sites:
-            site_obj = self.sites[site]
-            if site_obj.capacity_hard and self.problem.attendance(course) > site_obj.capacity:
+        for site in self.usable_sites(opts):
+            starts = opts.site_starts[site]
+            if not starts:
                 continue
-            for b in sorted(dom.site_starts(site)):
-                starts = [b + k * ppd for k in range(course.sessions)]
-                if not all(self.free(course, s, site) for s in starts):
+            blocked = blocked_starts(self.occ.site[site] | cohorts, length)
+            any_blocked = blocked
+            for k in range(1, n):
+                any_blocked |= blocked >> (k * ppd)
+            row = self.heat[site]
+            # One slot's cost per day the block could use, indexed by (slot - first start).
+            first = starts[0]
+            costs = self.session_costs(opts, site, range(first, starts[-1] + n * ppd))
+            for b in starts:
+                if any_blocked >> b & 1:
                     continue
-                cost = sum(self.soft_cost(course, s, site, None) for s in starts)
-                heat = sum(self.heat_at(site, s) for s in starts)
-                load = max(self.load_of(s, course.length) for s in starts)
-                rank = (cost + heat * HEAT_COST, load, b)
+                slots = range(b, b + n * ppd, ppd)
+                cost = sum(costs[s - first] for s in slots)
+                day = b // ppd
+                heat = sum(row[day : day + n])
+                if length == 1:
+                    most = max(load[s] for s in slots)
+                else:
+                    most = max(max(load[s : s + length]) for s in slots)
+                rank = (cost + heat * HEAT_COST, most, b)
                 if best is not None and rank >= best[0]:
                     continue
-                trainers: list[str] = []
-                for s in starts:
-                    t = self.trainer_for(course, s, dom, trainers[-1] if trainers else None)
-                    if t is None:
-                        break
-                    trainers.append(t)
-                    self.occ.trainer[t].update(range(s, s + course.length))
-                for t, s in zip(trainers, starts, strict=False):
-                    self.occ.trainer[t].difference_update(range(s, s + course.length))
-                if len(trainers) == len(starts):
+                trainers = self.block_trainers(opts, slots)
+                if trainers is not None:
                     best = (rank, b, site, trainers)
         if best is None:
             return None
         _, b, site, trainers = best
-        return [
-            self.commit(course, k, b + k * ppd, site, trainers[k]) for k in range(course.sessions)
-        ]
+        sessions = [(b + k * ppd, site, trainers[k]) for k in range(n)]
+        for s, site, t in sessions:
+            self.occ.take(course, s, site, t, self.week(s))
+        return sessions
 
-    def place_spread(self, dom: CourseDomains) -> list[Placement] | None:
-        course = dom.course
-        chosen: list[tuple[int, str, str]] = []
+    def block_trainers(self, opts: CourseOptions, slots: range) -> list[str] | None:
+        """A trainer per day of a block, each counting the days already given to them."""
+        trainers: list[str] = []
+        length = opts.course.length
+        for s in slots:
+            t = self.trainer_for(opts, s, trainers[-1] if trainers else None)
+            if t is None:
+                break
+            trainers.append(t)
+            self.occ.trainer[t] |= span_bits(s, length)
+        for t, s in zip(trainers, slots, strict=False):
+            self.occ.trainer[t] &= ~span_bits(s, length)
+        return trainers if len(trainers) == len(slots) else None
+
+    def place_spread(self, opts: CourseOptions) -> list[Session] | None:
+        course, ppd, length = opts.course, self.grid.periods_per_day, opts.course.length
+        load = self.occ.load
+        sites = self.usable_sites(opts)
+        costs = {site: self.session_costs(opts, site, opts.site_starts[site]) for site in sites}
+        chosen: list[Session] = []
         days_used: set[int] = set()
         site_pref: str | None = None
         for _ in range(course.sessions):
-            best: tuple[tuple[float, ...], int, str, str] | None = None
-            for site in ([site_pref] if site_pref else []) + [
-                s for s in dom.sites if s != site_pref
-            ]:
-                site_obj = self.sites[site]
-                if site_obj.capacity_hard and self.problem.attendance(course) > site_obj.capacity:
-                    continue
-                for s in dom.site_starts(site):
-                    if not self.free(course, s, site):
+            best: tuple[tuple[int, float, int, int], int, str, str] | None = None
+            few_days = len(days_used) < course.wanted_days
+            cohorts = self.cohorts_busy(course)
+            for site in ([site_pref] if site_pref else []) + [s for s in sites if s != site_pref]:
+                blocked = blocked_starts(self.occ.site[site] | cohorts, length)
+                stability = 0 if site == site_pref else self.weights.stability
+                row = self.heat[site]
+                for s, cost in zip(opts.site_starts[site], costs[site], strict=True):
+                    if blocked >> s & 1:
                         continue
-                    day = self.grid.day_of(s)
+                    day = s // ppd
                     rank = (
-                        int(day in days_used and len(days_used) < course.wanted_days),
-                        self.soft_cost(course, s, site, None)
-                        + (0 if site == site_pref else self.weights.stability)
-                        + self.heat_at(site, s) * HEAT_COST,
-                        self.load_of(s, course.length),
+                        int(few_days and day in days_used),
+                        cost + stability + row[day] * HEAT_COST,
+                        load[s] if length == 1 else max(load[s : s + length]),
                         s,
                     )
                     if best is not None and rank >= best[0]:
                         continue
-                    t = self.trainer_for(course, s, dom, chosen[-1][2] if chosen else None)
+                    t = self.trainer_for(opts, s, chosen[-1][2] if chosen else None)
                     if t is not None:
                         best = (rank, s, site, t)
             if best is None:
                 for s, site, t in chosen:  # undo this course
-                    self.release(course, s, site, t)
+                    self.occ.release(course, s, site, t, self.week(s))
                 return None
             _, s, site, t = best
-            self.occ.take(course, s, site, t, self.grid.week_of_day[self.grid.day_of(s)])
+            self.occ.take(course, s, site, t, self.week(s))
             chosen.append((s, site, t))
-            days_used.add(self.grid.day_of(s))
+            days_used.add(s // ppd)
             site_pref = site_pref or site
         chosen.sort()
-        return [self.placement(course, k, s, site, t) for k, (s, site, t) in enumerate(chosen)]
+        return chosen
 
-    def release(self, course: Course, slot: int, site: str, trainer: str) -> None:
+    def remove(self, course_id: str) -> None:
+        """Take a placed course out of the schedule."""
+        sessions = self.placed.pop(course_id)
+        course = self.options[course_id].course
+        for s, site, t in sessions:
+            self.occ.release(course, s, site, t, self.week(s))
+        self.journal.append((False, course_id, sessions))
+
+    def rollback(self, mark: int) -> None:
+        """Undo every place and remove since the journal was `mark` long."""
+        while len(self.journal) > mark:
+            placed, course_id, sessions = self.journal.pop()
+            course = self.options[course_id].course
+            if placed:
+                del self.placed[course_id]
+            else:
+                self.placed[course_id] = sessions
+            for s, site, t in sessions:
+                if placed:
+                    self.occ.release(course, s, site, t, self.week(s))
+                else:
+                    self.occ.take(course, s, site, t, self.week(s))
+
+    # Repair: make room for a course the greedy could not place.
+    def repair(self, opts: CourseOptions, locked: set[str], depth: int = REPAIR_DEPTH) -> bool:
+        """Move a few placed courses out of the way of `opts`, place it, put them back elsewhere.
+
+        Tries the smallest sets of courses standing where the course could go, and keeps a try
+        only when the course and every course it moved are placed again; a moved course that
+        no longer fits gets a repair of its own, `depth` levels down. Courses in `locked` stay.
+        """
+        for eject, there in self.ejection_sets(opts, locked)[:REPAIR_TRIES]:
+            if self.repair_budget < len(eject):
+                return False
+            self.repair_budget -= len(eject)
+            mark = len(self.journal)
+            hardest_first = sorted(eject, key=lambda cid: (self.hardness[cid], cid))
+            for cid in hardest_first:
+                self.remove(cid)
+            done = {opts.course.id}
+            # Where the room was made: elsewhere could take what the moved courses need.
+            if self.place(dataclasses.replace(opts, site_starts=there)):
+                for cid in hardest_first:
+                    o = self.options[cid]
+                    if not self.place(o) and not (
+                        depth > 1 and self.repair(o, locked | done, depth - 1)
+                    ):
+                        break
+                    done.add(cid)
+                else:
+                    return True
+            self.rollback(mark)
+        return False
+
+    def ejection_sets(
+        self, opts: CourseOptions, locked: set[str]
+    ) -> list[tuple[frozenset[str], dict[str, list[int]]]]:
+        """Sets of movable courses whose removal frees one whole place for the course, with
+        the starts they free; fewest courses (then least work to place again) first."""
+        course, ppd = opts.course, self.grid.periods_per_day
+        places = [(site, s) for site in self.usable_sites(opts) for s in opts.site_starts[site]]
+        found: list[tuple[frozenset[str], list[tuple[str, int]]]] = []
+        if course.pattern == "block":
+            for site, b in places:
+                union = frozenset[str]()
+                for k in range(course.sessions):
+                    blocking = self.blocking(opts, site, b + k * ppd, locked)
+                    if blocking is None:
+                        break
+                    union |= blocking
+                else:
+                    found.append((union, [(site, b)]))
+        else:
+            # Spread sessions need distinct times: the least blocked ones, anywhere and then at
+            # each single site (one site is what the stability term wants).
+            blocked = []
+            for i, (site, s) in enumerate(places):
+                blocking = self.blocking(opts, site, s, locked)
+                if blocking is not None:
+                    blocked.append((len(blocking), self.work(blocking), i, site, s, blocking))
+            blocked.sort()
+            for only in [None, *self.usable_sites(opts)]:
+                used, union, picked = 0, frozenset[str](), []
+                for *_, site, s, blocking in blocked:
+                    bits = span_bits(s, course.length)
+                    if (only is None or site == only) and not used & bits:
+                        used, union = used | bits, union | blocking
+                        picked.append((site, s))
+                        if len(picked) == course.sessions:
+                            found.append((union, picked))
+                            break
+        first: dict[frozenset[str], int] = {}
+        for i, (eject, _) in enumerate(found):
+            first.setdefault(eject, i)
+        small = [x for x in first if 0 < len(x) <= REPAIR_MOST]
+        small.sort(key=lambda x: (len(x), self.work(x), first[x]))
+        out = []
+        for eject in small:
+            there: dict[str, list[int]] = {site: [] for site in opts.site_starts}
+            for site, s in sorted(found[first[eject]][1]):
+                there[site].append(s)
+            out.append((eject, there))
+        return out
+
+    def work(self, courses: Iterable[str]) -> int:
+        """Periods of teaching to place again if `courses` move."""
+        return sum(self.options[c].course.sessions * self.options[c].course.length for c in courses)
+
+    def blocking(
+        self, opts: CourseOptions, site: str, slot: int, locked: set[str]
+    ) -> frozenset[str] | None:
+        """The courses in the way of one session at `site` and `slot`: on the site, in its
+        cohorts, and on the trainer least in the way; None when one of them may not move."""
+        course, occ = opts.course, self.occ
         span = range(slot, slot + course.length)
-        self.occ.site[site].difference_update(span)
-        self.occ.trainer[trainer].difference_update(span)
+        found = {occ.site_owner[site].get(s) for s in span}
         for q in course.cohorts:
-            self.occ.cohort[q].difference_update(span)
-        for s in span:
-            self.occ.load[s] -= 1
-        self.occ.trainer_week[(trainer, self.grid.week_of_day[self.grid.day_of(slot)])] -= 1
+            found |= {occ.cohort_owner[q].get(s) for s in span}
+        least: set[str | None] | None = None
+        for t, allowed in opts.trainers.items():
+            if allowed is not None and slot not in allowed:
+                continue
+            extra = {occ.trainer_owner[t].get(s) for s in span} - found
+            if not extra & locked and (least is None or len(extra) < len(least)):
+                least = extra
+        if least is None:
+            return None
+        out = frozenset(cid for cid in found | least if cid is not None)
+        return None if out & locked else out
 
-    def commit(self, course: Course, k: int, slot: int, site: str, trainer: str) -> Placement:
-        self.occ.take(course, slot, site, trainer, self.grid.week_of_day[self.grid.day_of(slot)])
-        return self.placement(course, k, slot, site, trainer)
+    def week(self, slot: int) -> int:
+        return self.grid.week_of_day[self.grid.day_of(slot)]
 
     def placement(self, course: Course, k: int, slot: int, site: str, trainer: str) -> Placement:
         day, period = self.grid.day_of(slot), self.grid.period_of(slot)
@@ -255,15 +526,31 @@ class Greedy:
             trainer=trainer,
         )
 
+    def placements(self) -> list[Placement]:
+        return [
+            self.placement(self.options[cid].course, k, s, site, t)
+            for cid, sessions in self.placed.items()
+            for k, (s, site, t) in enumerate(sessions)
+        ]
 
-def difficulty(dom: CourseDomains, problem: Problem) -> tuple[float, ...]:
+
+def allowed_by(restrictions: list[Restriction]) -> frozenset[int] | None:
+    """The starts every restriction allows; None when there are none (any start)."""
+    if not restrictions:
+        return None
+    if len(restrictions) == 1:
+        return restrictions[0].allowed
+    return intersect(restrictions[0].allowed, restrictions[1:])
+
+
+def difficulty(opts: CourseOptions) -> tuple[float, ...]:
     """Hardest first: required, then fewest places per session of work, then biggest."""
-    course = dom.course
-    places = sum(len(dom.site_starts(s)) for s in dom.sites)
+    course = opts.course
+    places = sum(len(opts.site_starts[s]) for s in opts.dom.sites)
     return (
         0 if course.required else 1,
         places / (course.sessions * course.length),
-        -problem.attendance(course),
+        -opts.attendance,
     )
 
 
@@ -273,38 +560,33 @@ def construct(
     weights: Weights,
     keep: Sequence[Placement] = (),
     skip: set[str] | frozenset[str] = frozenset(),
+    builder: DomainBuilder | None = None,
 ) -> Construction:
     """Greedy schedule. `keep` are sessions already decided (pins, frozen, a previous schedule
-    being repaired): whole courses among them are kept as they are when still valid."""
-    greedy = Greedy(problem, grid, weights)
-    doms = greedy.doms
-    placements: list[Placement] = []
-    kept_courses = kept_whole_courses(problem, grid, greedy, doms, keep)
-    for pls in kept_courses.values():
-        placements.extend(pls)
+    being repaired): whole courses among them are kept as they are when still valid.
+    `builder` shares course domains with the rest of the solve."""
+    greedy = Greedy(problem, grid, weights, builder)
+    kept_courses = kept_whole_courses(grid, greedy, keep)
     unplaced = sorted(set(skip) - set(kept_courses))
     order = sorted(
-        (d for cid, d in doms.items() if cid not in kept_courses and cid not in skip),
-        key=lambda d: difficulty(d, problem),
+        (o for cid, o in greedy.options.items() if cid not in kept_courses and cid not in skip),
+        key=lambda o: greedy.hardness[o.course.id],
     )
-    for dom in order:
-        greedy.add_heat(dom, -1.0)
-        placed = (
-            greedy.place_block(dom) if dom.course.pattern == "block" else greedy.place_spread(dom)
-        )
-        if placed is None:
-            unplaced.append(dom.course.id)
-        else:
-            placements.extend(placed)
+    failed = []
+    for opts in order:
+        greedy.add_heat(opts, -1.0)
+        if not greedy.place(opts):
+            failed.append(opts)
+    locked = set(kept_courses)  # decided before: a repair does not move them
+    for opts in failed:
+        if not greedy.repair(opts, locked):
+            unplaced.append(opts.course.id)
+    placements = [pl for pls in kept_courses.values() for pl in pls] + greedy.placements()
     return Construction(tuple(placements), tuple(unplaced))
 
 
 def kept_whole_courses(
-    problem: Problem,
-    grid: TimeGrid,
-    greedy: Greedy,
-    doms: dict[str, CourseDomains],
-    keep: Sequence[Placement],
+    grid: TimeGrid, greedy: Greedy, keep: Sequence[Placement]
 ) -> dict[str, list[Placement]]:
     """Courses whose kept sessions are complete and still legal, committed to the occupancy."""
     by_course: dict[str, list[Placement]] = defaultdict(list)
@@ -312,22 +594,18 @@ def kept_whole_courses(
         by_course[pl.course].append(pl)
     out: dict[str, list[Placement]] = {}
     for course_id, pls in by_course.items():
-        dom = doms.get(course_id)
-        if dom is None or len(pls) != dom.course.sessions:
+        opts = greedy.options.get(course_id)
+        if opts is None or len(pls) != opts.course.sessions:
             continue
-        course = dom.course
+        course = opts.course
+        pls = sorted(pls, key=lambda p: p.session)
         slots = []
-        for pl in sorted(pls, key=lambda p: p.session):
+        for pl in pls:
             day = grid.day_index(pl.day)
             slots.append(None if day is None else grid.slot(day, pl.period))
-        if not legal_as_kept(greedy, dom, pls, slots):
+        if not legal_as_kept(greedy, opts, pls, slots):
             continue
-        for pl, s in zip(sorted(pls, key=lambda p: p.session), slots, strict=True):
-            assert s is not None
-            greedy.occ.take(course, s, pl.site, pl.trainer, grid.week_of_day[grid.day_of(s)])
-        ordered = sorted(
-            zip(slots, sorted(pls, key=lambda p: p.session), strict=True), key=lambda x: x[0] or 0
-        )
+        ordered = sorted(zip(slots, pls, strict=True), key=lambda x: x[0] or 0)
         out[course_id] = [
             pl.model_copy(update={"session": k}) if course.pattern == "spread" else pl
             for k, (_, pl) in enumerate(ordered)
@@ -336,30 +614,47 @@ def kept_whole_courses(
 
 
 def legal_as_kept(
-    greedy: Greedy, dom: CourseDomains, pls: list[Placement], slots: list[int | None]
+    greedy: Greedy, opts: CourseOptions, pls: list[Placement], slots: list[int | None]
 ) -> bool:
-    course = dom.course
-    ppd = greedy.grid.periods_per_day
-    if any(s is None for s in slots):
+    """Whether the sessions (in session order) break no hard rule; if so they are committed."""
+    course, ppd, first = opts.course, greedy.grid.periods_per_day, slots[0]
+    if first is None or any(s is None for s in slots):
         return False
-    starts = dom.starts()
-    for pl, s in zip(sorted(pls, key=lambda p: p.session), slots, strict=True):
+    if course.pattern == "block" and any(
+        pl.site != pls[0].site or s != first + pl.session * ppd
+        for pl, s in zip(pls, slots, strict=True)
+    ):
+        return False
+    taken: list[Session] = []
+    for pl, s in zip(pls, slots, strict=True):
         assert s is not None
-        first = slots[0] if course.pattern == "block" else s
-        assert first is not None
-        if course.pattern == "block" and (pl.site != pls[0].site or s != first + pl.session * ppd):
+        start = first if course.pattern == "block" else s
+        if not kept_session_legal(greedy, opts, pl, s, start):
+            for t_s, site, t in taken:
+                greedy.occ.release(course, t_s, site, t, greedy.week(t_s))
             return False
-        if first not in starts or pl.site not in dom.sites or first not in dom.site_starts(pl.site):
-            return False
-        site = greedy.sites[pl.site]
-        if site.capacity_hard and greedy.problem.attendance(course) > site.capacity:
-            return False
-        restrictions = dom.trainers.get(pl.trainer)
-        if restrictions is None or any(s not in r.allowed for r in restrictions):
-            return False
-        span = range(s, s + course.length)
-        if any(x in greedy.occ.trainer[pl.trainer] for x in span) or not greedy.free(
-            course, s, pl.site
-        ):
-            return False
+        greedy.occ.take(course, s, pl.site, pl.trainer, greedy.week(s))
+        taken.append((s, pl.site, pl.trainer))
     return True
+
+
+def kept_session_legal(
+    greedy: Greedy, opts: CourseOptions, pl: Placement, slot: int, start: int
+) -> bool:
+    """One kept session (`start`: its course's start, a block's first day) against the hard
+    rules and what is already committed, the course's own earlier sessions included."""
+    site = greedy.sites.get(pl.site)
+    starts = opts.site_starts.get(pl.site, [])
+    at = bisect.bisect_left(starts, start)
+    if site is None or at == len(starts) or starts[at] != start:
+        return False
+    if site.capacity_hard and opts.attendance > site.capacity:
+        return False
+    if pl.trainer not in opts.trainers:
+        return False
+    allowed = opts.trainers[pl.trainer]
+    if allowed is not None and slot not in allowed:
+        return False
+    course = opts.course
+    busy = greedy.occ.trainer[pl.trainer] | greedy.occ.site[pl.site] | greedy.cohorts_busy(course)
+    return not busy & span_bits(slot, course.length)

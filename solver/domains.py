@@ -69,6 +69,8 @@ class DomainBuilder:
         self._block: dict[tuple[int, frozenset[int]], frozenset[int]] = {}
         self._inside: dict[tuple[str, int], frozenset[int]] = {}
         self._courses: dict[str, CourseDomains] = {}
+        self._site: dict[tuple[str, int, int], list[Restriction]] = {}
+        self._trainer: dict[tuple[str, int], list[Restriction]] = {}
         cohort_unit = {q.id: q.unit for q in problem.cohorts}
         self._cohort_unit = cohort_unit
 
@@ -175,6 +177,15 @@ class DomainBuilder:
         return dom
 
     def site_restrictions(self, course: Course, site_id: str) -> list[Restriction]:
+        """Restrictions of a site on block (or session) starts; they depend on the course's
+        shape only, so courses of one shape share them."""
+        shape = course.sessions if course.pattern == "block" else 0
+        key = (site_id, course.length, shape)
+        if key not in self._site:
+            self._site[key] = self._site_restrictions(course, site_id)
+        return self._site[key]
+
+    def _site_restrictions(self, course: Course, site_id: str) -> list[Restriction]:
         site = self.problem.site_by_id[site_id]
         out: list[Restriction] = []
         length = course.length
@@ -202,6 +213,13 @@ class DomainBuilder:
         return out
 
     def trainer_restrictions(self, course: Course, trainer_id: str) -> list[Restriction]:
+        """Restrictions of a trainer on session starts (they depend on the length only)."""
+        key = (trainer_id, course.length)
+        if key not in self._trainer:
+            self._trainer[key] = self._trainer_restrictions(course, trainer_id)
+        return self._trainer[key]
+
+    def _trainer_restrictions(self, course: Course, trainer_id: str) -> list[Restriction]:
         trainer = self.problem.trainer_by_id[trainer_id]
         out: list[Restriction] = []
         length = course.length

@@ -87,10 +87,10 @@ def solve(
     report(Progress(time.monotonic() - t0, "construct"))
     keep = list(problem.previous or []) if params.mode == "repair" else []
     pinned = pinned_courses(problem, grid, policy)
-    start = construct(problem, grid, weights, keep=keep, skip=pinned)
+    builder = DomainBuilder(problem, grid)
+    start = construct(problem, grid, weights, keep=keep, skip=pinned, builder=builder)
     stats["construct_s"] = round(time.monotonic() - t0, 3)
     stats["construct_unplaced"] = len(start.unplaced)
-    builder = DomainBuilder(problem, grid)
     own_bound = lower_bound(problem, grid, weights, policy, builder)
     stats["own_bound"] = own_bound
     run = Run(problem, weights, policy, params, report, t0, own_bound, stats, stop)
