@@ -161,7 +161,10 @@ class Search:
             if course.id not in free:
                 fixed[course.id] = pls
         options = BuildOptions(
-            fixed=fixed, domains=self.domains, relaxed=frozenset(relaxed), builder=self.builder
+            fixed=fixed,
+            domains=self.domains,
+            relaxed=frozenset(relaxed),
+            builder=self.builder,
         )
         sub = build_model(self.problem, self.grid, self.weights, self.policy, options)
         set_hints(sub, sub.model, {c: pls for c, pls in by_course.items() if c in free})
@@ -197,26 +200,37 @@ class Search:
     # Neighbourhood choices -------------------------------------------------------------
 
     def around(self, courses: Sequence[str], current: Sequence[Placement], size: int) -> set[str]:
-        """The given courses plus related ones whose placements overlap their windows."""
+        """The given courses plus related ones whose placements overlap their windows; when
+        those run out, other courses in those windows, then any (a plan whose courses all
+        compete, like a university week, needs neighbourhoods wider than the related ones)."""
         spans = span_of(current, self.grid)
         chosen = set(courses)
-        pool: list[str] = []
+        related: list[str] = []
+        overlapping: list[str] = []
         ppd = self.grid.periods_per_day
+        windows = []
         for course_id in courses:
             dom = self.domains[course_id]
             starts = dom.starts() or dom.base
             lo, hi = min(starts, default=0), max(starts, default=0)
             if dom.course.pattern == "block":
                 hi += (dom.course.sessions - 1) * ppd
+            windows.append((lo, hi))
             for other in sorted(self.neighbourhoods.related(course_id) - chosen):
                 span = spans.get(other)
                 if span is None or (span[1] >= lo and span[0] <= hi):
-                    pool.append(other)
-        self.rng.shuffle(pool)
-        for other in pool:
+                    related.append(other)
+        if len(chosen) + len(set(related)) < size:
+            for other in sorted(self.domains):
+                span = spans.get(other)
+                if span is not None and any(span[1] >= lo and span[0] <= hi for lo, hi in windows):
+                    overlapping.append(other)
+        for pool in (related, overlapping, sorted(self.domains)):
             if len(chosen) >= size:
                 break
-            chosen.add(other)
+            pool = [c for c in dict.fromkeys(pool) if c not in chosen]
+            self.rng.shuffle(pool)
+            chosen.update(pool[: size - len(chosen)])
         return chosen
 
     def pick(
