@@ -593,24 +593,66 @@ def kept_whole_courses(
     for pl in keep:
         by_course[pl.course].append(pl)
     out: dict[str, list[Placement]] = {}
-    for course_id, pls in by_course.items():
+    broken: list[str] = []
+    for course_id, pls in sorted(by_course.items()):
         opts = greedy.options.get(course_id)
         if opts is None or len(pls) != opts.course.sessions:
             continue
-        course = opts.course
         pls = sorted(pls, key=lambda p: p.session)
-        slots = []
-        for pl in pls:
-            day = grid.day_index(pl.day)
-            slots.append(None if day is None else grid.slot(day, pl.period))
-        if not legal_as_kept(greedy, opts, pls, slots):
-            continue
-        ordered = sorted(zip(slots, pls, strict=True), key=lambda x: x[0] or 0)
-        out[course_id] = [
-            pl.model_copy(update={"session": k}) if course.pattern == "spread" else pl
-            for k, (_, pl) in enumerate(ordered)
-        ]
+        slots = slots_of(grid, pls)
+        if legal_as_kept(greedy, opts, pls, slots):
+            out[course_id] = renumbered(opts.course, pls, slots)
+        else:
+            broken.append(course_id)
+    # Then courses that only lost a trainer (who left, or is away on some of its dates): the
+    # same times and sites with another qualified trainer who is free, so that a repair
+    # changes the trainer of those sessions only instead of moving the whole course.
+    for course_id in broken:
+        opts = greedy.options[course_id]
+        pls = sorted(by_course[course_id], key=lambda p: p.session)
+        retrained = with_free_trainers(greedy, opts, pls, slots_of(grid, pls))
+        if retrained is not None and legal_as_kept(greedy, opts, retrained, slots_of(grid, pls)):
+            out[course_id] = renumbered(opts.course, retrained, slots_of(grid, pls))
     return out
+
+
+def slots_of(grid: TimeGrid, pls: Sequence[Placement]) -> list[int | None]:
+    slots: list[int | None] = []
+    for pl in pls:
+        day = grid.day_index(pl.day)
+        slots.append(None if day is None else grid.slot(day, pl.period))
+    return slots
+
+
+def with_free_trainers(
+    greedy: Greedy, opts: CourseOptions, pls: list[Placement], slots: list[int | None]
+) -> list[Placement] | None:
+    """The sessions with each trainer who cannot teach them then replaced by one who can (the
+    course's other sessions keep theirs); None when some session has nobody."""
+    out = []
+    for pl, s in zip(pls, slots, strict=True):
+        if s is None:
+            return None
+        allowed = opts.trainers.get(pl.trainer, frozenset())
+        free = not greedy.occ.trainer[pl.trainer] & span_bits(s, opts.course.length)
+        if pl.trainer in opts.trainers and (allowed is None or s in allowed) and free:
+            out.append(pl)
+            continue
+        others = [p.trainer for p in pls if p.trainer != pl.trainer]
+        trainer = greedy.trainer_for(opts, s, others[0] if others else None)
+        if trainer is None:
+            return None
+        out.append(pl.model_copy(update={"trainer": trainer}))
+    return out
+
+
+def renumbered(course: Course, pls: list[Placement], slots: list[int | None]) -> list[Placement]:
+    """Spread sessions numbered in time order (the model orders them so)."""
+    ordered = sorted(zip(slots, pls, strict=True), key=lambda x: x[0] or 0)
+    return [
+        pl.model_copy(update={"session": k}) if course.pattern == "spread" else pl
+        for k, (_, pl) in enumerate(ordered)
+    ]
 
 
 def legal_as_kept(

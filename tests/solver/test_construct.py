@@ -25,7 +25,9 @@ from tests.solver.factories import (
     make_calendar,
     make_course,
     make_problem,
+    make_trainer,
     make_window,
+    place,
 )
 from tests.solver.test_properties import problems
 
@@ -150,3 +152,25 @@ def test_repair_of_a_block_makes_room_on_consecutive_days() -> None:
     assert broken_rules(problem, made) == []
     weights = default_weights()
     assert check(problem, made.placements, weights).breakdown["soft_blackout"] == 100
+
+
+def test_kept_course_whose_trainer_left_keeps_its_times_with_another_trainer() -> None:
+    """Session 1's trainer is away on its day: only its trainer changes, nothing moves."""
+    problem = make_problem(
+        trainers=[
+            make_trainer(id="t-1", unavailable=[make_window(3, 9)]),
+            make_trainer(id="t-2"),
+        ],
+    )
+    keep = (place(session=0, day=1), place(session=1, day=4))
+    made = built(problem, keep=keep)
+    assert broken_rules(problem, made) == []
+    assert made.placements == (keep[0], keep[1].model_copy(update={"trainer": "t-2"}))
+
+
+def test_kept_course_whose_trainer_left_and_nobody_can_step_in_is_placed_anew() -> None:
+    problem = make_problem(trainers=[make_trainer(id="t-1", unavailable=[make_window(3, 9)])])
+    keep = (place(session=0, day=1), place(session=1, day=4))
+    made = built(problem, keep=keep)
+    assert broken_rules(problem, made) == []
+    assert all(pl.day < 3 for pl in made.placements)
