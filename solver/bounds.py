@@ -1,17 +1,39 @@
 """Lower bounds the product computes itself, so that the reported gap means something even
-when CP-SAT's own bound is weak: costs no schedule can avoid, term by term.
+when CP-SAT's bound on the whole plan is weak.
 
-Terms are independent sums, so the sum of per-term bounds is a bound on the objective.
+The objective is a sum of terms, so bounds on disjoint parts of it add up. The terms of time
+alone (soft blackouts of the plan, a unit, cohort or course; spread days; compactness; density;
+courses left out) are bounded per group of courses that share none of them with another group,
+by a relaxation CP-SAT solves with sites and trainers dropped; site costs, the plan's load peak
+and trainers' load are bounded by counting.
 """
 
 from __future__ import annotations
 
 import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
-from solver.domains import DomainBuilder
+from ortools.graph.python import min_cost_flow
+from ortools.sat.python import cp_model as cp
+
+from solver.domains import CourseDomains, DomainBuilder, intersect
 from solver.grid import TimeGrid
-from solver.problem import Problem, Weights
+from solver.problem import Course, Problem, Weights
 from solver.solution import RepairPolicy
+
+# A course of several units joins their groups only while the joined group stays this small;
+# a bigger one is split into a part per group (see `time_groups`).
+JOIN_MAX_SESSIONS = 200
+# What relaxing a group costs beyond CP-SAT's deterministic time, charged to the budget so
+# that which groups get relaxed (and so the bound) does not depend on the machine: building
+# the model in Python and CP-SAT's presolve, which its clock undercounts (measured on S, M
+# and L: about 0.3 ms a session and 2 ms a group).
+COST_PER_SESSION = 0.0005
+COST_PER_GROUP = 0.002
+# The least deterministic time a relaxed group may take; most prove their optimum in far less.
+MIN_SLICE = 0.05
 
 
 def lower_bound(
@@ -20,50 +42,130 @@ def lower_bound(
     weights: Weights,
     policy: RepairPolicy,
     builder: DomainBuilder | None = None,
+    time_limit: float = 5.0,
 ) -> int:
-    """The sum of the bounds below (all of them valid for every schedule)."""
+    """A cost no schedule can beat. `time_limit` is spent (in deterministic seconds) on the
+    relaxations of the groups, smallest first; groups beyond it get counted bounds."""
     builder = builder or DomainBuilder(problem, grid)
+    times = CourseTimes.of(problem, builder, weights)
     return (
-        unavoidable_session_costs(problem, builder, weights)
+        site_costs_bound(problem, builder, weights, times)
         + load_peak_bound(problem, builder, weights)
-        + min_days_bound(problem, builder, weights)
-        + density_bound(problem, weights)
-        + compactness_bound(problem, builder, weights)
+        + trainer_load_bound(problem, builder, weights, times)
+        + time_terms_bound(problem, builder, weights, times, time_limit)
     )
 
 
-def unavoidable_session_costs(problem: Problem, builder: DomainBuilder, weights: Weights) -> int:
-    """Per session of a required course: the cheapest of its options in time-scoped soft
-    blackouts, soft capacity and preferred sites (a session must pay at least that)."""
+@dataclass(frozen=True)
+class CourseTimes:
+    """Per course: where it may start as far as time alone tells (`time_domain`), and the
+    soft blackouts that apply to it whatever its site and trainer, as (slots, cost)."""
+
+    starts: dict[str, frozenset[int]]
+    blackouts: dict[str, list[tuple[frozenset[int], int]]]
+    free: dict[tuple[str, int], frozenset[int]]  # (trainer, length) -> session starts they can
+
+    @staticmethod
+    def of(problem: Problem, builder: DomainBuilder, weights: Weights) -> CourseTimes:
+        # Blackouts indexed by what they name: matching each to each course is slow on a
+        # national plan (10,000 courses, hundreds of blackouts).
+        named: dict[tuple[str, str | None], list[tuple[frozenset[int], int]]] = defaultdict(list)
+        for b in problem.blackouts:
+            cost = weights.soft_blackout if b.weight is None else b.weight
+            if not b.hard and b.scope not in ("site", "trainer") and cost:
+                named[(b.scope, b.target)].append((builder.covered(b.window), cost))
+        unit_of = {q.id: q.unit for q in problem.cohorts}
+        blackouts = {}
+        for course in problem.courses:
+            units = sorted({unit_of[q] for q in course.cohorts if q in unit_of})
+            blackouts[course.id] = [
+                *named.get(("plan", None), []),
+                *named.get(("course", course.id), []),
+                *(x for q in course.cohorts for x in named.get(("cohort", q), [])),
+                *(x for u in units for x in named.get(("unit", u), [])),
+            ]
+        free: dict[tuple[str, int], frozenset[int]] = {}
+        starts = {c.id: time_domain(problem, builder, c, free) for c in problem.courses}
+        return CourseTimes(starts, blackouts, free)
+
+    def start_costs(
+        self, builder: DomainBuilder, course: Course, slots: Iterable[int]
+    ) -> dict[int, int]:
+        """What a session of the course starting at each of `slots` pays in these blackouts
+        (slots that pay nothing are left out)."""
+        slots = frozenset(slots)
+        cost_at: dict[int, int] = defaultdict(int)
+        for covered, cost in self.blackouts[course.id]:
+            for s in slots - builder.starts_avoiding(covered, course.length):
+                cost_at[s] += cost
+        return dict(cost_at)
+
+
+def time_domain(
+    problem: Problem,
+    builder: DomainBuilder,
+    course: Course,
+    free: dict[tuple[str, int], frozenset[int]],
+) -> frozenset[int]:
+    """Where the course may start as far as time alone tells: its window and hard blackouts,
+    some site big enough and open then, some qualified trainer free for every session
+    (block starts for a block course, session starts for a spread one). `free` caches the
+    trainers' session starts."""
+    dom = builder.course_domains(course)
+    attendance = problem.attendance(course)
+    starts: set[int] = set()
+    for site_id in dom.sites:
+        site = problem.site_by_id[site_id]
+        if not (site.capacity_hard and attendance > site.capacity):
+            starts |= dom.site_starts(site_id)
+    starts &= dom.starts()
+    step = builder.grid.periods_per_day if course.pattern == "block" else 0
+    wanted = {s + k * step for s in starts for k in range(course.sessions)}
+    taught: set[int] = set()
+    for trainer_id in dom.trainers:
+        taught |= wanted & trainer_starts(builder, dom, trainer_id, free)
+        if len(taught) == len(wanted):
+            break
+    return frozenset(
+        s for s in starts if all(s + k * step in taught for k in range(course.sessions))
+    )
+
+
+def trainer_starts(
+    builder: DomainBuilder,
+    dom: CourseDomains,
+    trainer_id: str,
+    free: dict[tuple[str, int], frozenset[int]],
+) -> frozenset[int]:
+    """Session starts of the course's length when the trainer can teach, cached in `free`
+    (a trainer's restrictions depend on nothing else of the course)."""
+    key = (trainer_id, dom.course.length)
+    if key not in free:
+        free[key] = intersect(builder.working_starts(dom.course.length), dom.trainers[trainer_id])
+    return free[key]
+
+
+# ---------------------------------------------------------------------------------------------
+# Sites, the plan's load, trainers' load
+
+
+def site_costs_bound(
+    problem: Problem, builder: DomainBuilder, weights: Weights, times: CourseTimes
+) -> int:
+    """Per session of a required course: the cheapest of its sites in soft capacity and
+    preferred sites (a session must be held somewhere, when a trainer can teach it)."""
     total = 0
-    soft = [b for b in problem.blackouts if not b.hard and b.scope not in ("site", "trainer")]
     for course in problem.courses:
         if not course.required:
             continue
         dom = builder.course_domains(course)
-        starts = dom.starts()
-        if not starts:
-            continue
-        # Soft blackouts that every start of the course touches cost every session.
-        for b in soft:
-            if not builder.blackout_applies_in_time(b, course):
-                continue
-            cost = weights.soft_blackout if b.weight is None else b.weight
-            free = builder.starts_avoiding(builder.covered(b.window), course.length)
-            if course.pattern == "block":
-                step = builder.grid.periods_per_day
-                for k in range(course.sessions):
-                    if not any(s + k * step in free for s in starts):
-                        total += cost
-            elif not starts & free:
-                total += cost * course.sessions
         attendance = problem.attendance(course)
         cheapest: int | None = None
         for site_id in dom.sites:
             site = problem.site_by_id[site_id]
             if site.capacity_hard and attendance > site.capacity:
                 continue
-            if not dom.site_starts(site_id):
+            if not dom.site_starts(site_id) & times.starts[course.id]:
                 continue
             cost = 0
             if not site.capacity_hard:
@@ -113,45 +215,515 @@ def load_peak_bound(problem: Problem, builder: DomainBuilder, weights: Weights) 
     return weights.load_peak * best
 
 
-def min_days_bound(problem: Problem, builder: DomainBuilder, weights: Weights) -> int:
-    """A spread course whose window has fewer working days than it wants pays the difference."""
-    total = 0
+def trainer_load_bound(
+    problem: Problem, builder: DomainBuilder, weights: Weights, times: CourseTimes
+) -> int:
+    """Sessions of required courses that only trainers with a limit can teach go into weeks
+    (months) when one of them is free; the cheapest way to share them out, each session on
+    its own, is a transport problem solved exactly as a min-cost flow."""
+    if weights.trainer_load == 0:
+        return 0
+    grid, ppd = builder.grid, builder.grid.periods_per_day
+    week = {t.id: t.max_sessions_per_week for t in problem.trainers}
+    month = {t.id: t.max_sessions_per_month for t in problem.trainers}
+    unlimited = {t for t in week if week[t] is None and month[t] is None}
+    sessions: list[dict[str, set[int]]] = []  # per session: trainer -> days they may teach it
     for course in problem.courses:
-        if course.required and course.pattern == "spread":
-            days = {
-                s // builder.grid.periods_per_day for s in builder.course_domains(course).starts()
-            }
-            if days:
-                total += weights.min_days * max(0, course.wanted_days - len(days))
-    return total
-
-
-def density_bound(problem: Problem, weights: Weights) -> int:
-    """A unit's peak is at least what its biggest required course takes away at once."""
-    total = 0
-    for unit in problem.units:
-        if unit.away_cap is None:
+        dom = builder.course_domains(course)
+        if not course.required or unlimited.issuperset(dom.trainers):
             continue
-        cap = int(unit.away_cap * unit.headcount + 1e-9)
-        biggest = 0
-        for course in problem.courses:
-            if course.required:
-                away = sum(
-                    problem.cohort_by_id[q].size
-                    for q in course.cohorts
-                    if problem.cohort_by_id[q].unit == unit.id
-                )
-                biggest = max(biggest, away)
-        total += weights.density * max(0, biggest - cap)
+        block = course.pattern == "block"
+        for k in range(course.sessions if block else 1):
+            starts = {s + k * ppd for s in times.starts[course.id]}
+            free = {t: starts & trainer_starts(builder, dom, t, times.free) for t in dom.trainers}
+            if any(free[t] for t in unlimited.intersection(dom.trainers)):
+                continue  # someone without any limit can take it
+            days = {t: {s // ppd for s in slots} for t, slots in free.items() if slots}
+            sessions.extend([days] * (1 if block else course.sessions))
+    total = 0
+    for limit_of, bucket_of_day in ((week, grid.week_of_day), (month, grid.month_of_day)):
+        limits = {t: limit for t, limit in limit_of.items() if limit is not None}
+        options = [
+            {(t, bucket_of_day[d]) for t, ds in days.items() for d in ds}
+            for days in sessions
+            if days and all(t in limits for t in days)  # else someone without a limit can
+        ]
+        total += weights.trainer_load * least_overload(options, limits)
     return total
 
 
-def compactness_bound(problem: Problem, builder: DomainBuilder, weights: Weights) -> int:
+def least_overload(options: Sequence[set[tuple[str, int]]], limits: dict[str, int]) -> int:
+    """Fewest sessions over the limits when each session goes to one of its (trainer, bucket)
+    options and a bucket holds `limits[trainer]` sessions free of charge."""
+    # A bucket that could never be over its limit takes its sessions for free, whatever the
+    # others do: drop them until none is left, so that the flow sees only contested sessions.
+    demand: dict[tuple[str, int], int] = defaultdict(int)
+    for opts in options:
+        for o in opts:
+            demand[o] += 1
+    live = list(range(len(options)))
+    while True:
+        kept = []
+        for i in live:
+            if any(demand[o] <= limits[o[0]] for o in options[i]):
+                for o in options[i]:
+                    demand[o] -= 1
+            else:
+                kept.append(i)
+        if len(kept) == len(live):
+            break
+        live = kept
+    if not live:
+        return 0
+    flow = min_cost_flow.SimpleMinCostFlow()
+    source, sink = 0, 1
+    node: dict[tuple[str, int], int] = {}
+    for n, i in enumerate(live, start=2):
+        flow.add_arc_with_capacity_and_unit_cost(source, n, 1, 0)
+        for o in sorted(options[i]):
+            if o not in node:
+                node[o] = 2 + len(live) + len(node)
+            flow.add_arc_with_capacity_and_unit_cost(n, node[o], 1, 0)
+    for o, n in node.items():
+        flow.add_arc_with_capacity_and_unit_cost(n, sink, limits[o[0]], 0)
+        flow.add_arc_with_capacity_and_unit_cost(n, sink, len(live), 1)
+    flow.set_node_supply(source, len(live))
+    flow.set_node_supply(sink, -len(live))
+    if flow.solve() != flow.OPTIMAL:
+        return 0
+    return int(flow.optimal_cost())
+
+
+# ---------------------------------------------------------------------------------------------
+# The time terms, group by group
+
+
+@dataclass(frozen=True)
+class CoursePart:
+    """A course in a group: the whole course, or the part of a split one with its cohorts
+    there. Only a primary part pays the course's own costs (soft blackouts, spread days)."""
+
+    course: Course
+    cohorts: tuple[str, ...]
+    primary: bool
+
+
+@dataclass
+class Group:
+    """Courses whose time terms (soft blackouts of time alone, spread days, compactness,
+    density, courses left out) depend on each other's times and on no other course's."""
+
+    parts: list[CoursePart] = field(default_factory=list)
+    crowded: set[str] = field(default_factory=set)  # units whose density the group bounds
+
+    @property
+    def sessions(self) -> int:
+        return sum(part.course.sessions for part in self.parts)
+
+
+def crowded_units(problem: Problem, weights: Weights) -> set[str]:
+    """Units that could have more cadres away than their cap (all their courses at once)."""
+    if weights.density == 0:
+        return set()
+    away: dict[str, int] = defaultdict(int)
+    for course in problem.courses:
+        for q in course.cohorts:
+            cohort = problem.cohort_by_id[q]
+            away[cohort.unit] += cohort.size
+    return {
+        u.id
+        for u in problem.units
+        if u.away_cap is not None and away[u.id] > int(u.away_cap * u.headcount + 1e-9)
+    }
+
+
+class _Partition:
+    """Union-find over string keys, with the sessions of each set."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+        self.size: dict[str, int] = defaultdict(int)
+
+    def find(self, x: str) -> str:
+        self.parent.setdefault(x, x)
+        while self.parent[x] != x:
+            self.parent[x] = self.parent[self.parent[x]]
+            x = self.parent[x]
+        return x
+
+    def join(self, keys: Sequence[str], sessions: int) -> None:
+        root = self.find(keys[0])
+        for key in keys[1:]:
+            other = self.find(key)
+            if other != root:
+                self.parent[other] = root
+                self.size[root] += self.size.pop(other, 0)
+        self.size[root] += sessions
+
+
+def time_groups(problem: Problem, weights: Weights) -> list[Group]:
+    """Courses grouped so that no time term spans two groups: those sharing a cohort, or a unit
+    that could be over its cap. A required course of several units whose groups would grow
+    past `JOIN_MAX_SESSIONS` is split into a part per group instead (a relaxation: the parts
+    may then meet at different times). Smallest groups first."""
+    crowded = crowded_units(problem, weights)
+    cohorts = problem.cohort_by_id
+
+    def keys(course: Course) -> list[str]:
+        out = [f"course:{course.id}"]
+        for q in course.cohorts:
+            out.append(f"cohort:{q}")
+            if cohorts[q].unit in crowded:
+                out.append(f"unit:{cohorts[q].unit}")
+        return out
+
+    parts = _Partition()
+    for cohort in problem.cohorts:  # a crowded unit's cohorts share its group, split or not
+        if cohort.unit in crowded:
+            parts.join([f"cohort:{cohort.id}", f"unit:{cohort.unit}"], 0)
+    shared = [c for c in problem.courses if c.required and len(problem.units_of(c)) > 1]
+    shared_ids = {c.id for c in shared}
+    for course in problem.courses:
+        if course.id not in shared_ids:
+            parts.join(keys(course), course.sessions)
+    split: dict[str, dict[str, list[str]]] = {}  # course id -> group root -> its cohorts there
+    for course in sorted(shared, key=lambda c: (c.sessions, c.id)):
+        roots = {parts.find(k) for k in keys(course)}
+        if sum(parts.size[r] for r in roots) + course.sessions <= JOIN_MAX_SESSIONS:
+            parts.join(keys(course), course.sessions)
+        else:
+            split[course.id] = {}
+    for course_id, by_root in split.items():
+        for cohort_id in problem.course(course_id).cohorts:
+            by_root.setdefault(parts.find(f"cohort:{cohort_id}"), []).append(cohort_id)
+    groups: dict[str, Group] = defaultdict(Group)
+    for course in problem.courses:
+        if course.id in split:
+            for n, (root, qs) in enumerate(split[course.id].items()):
+                groups[root].parts.append(CoursePart(course, tuple(qs), primary=n == 0))
+        else:
+            root = parts.find(f"course:{course.id}")
+            groups[root].parts.append(CoursePart(course, tuple(course.cohorts), primary=True))
+    for unit_id in crowded:
+        root = parts.find(f"unit:{unit_id}")
+        if root in groups:
+            groups[root].crowded.add(unit_id)
+    return sorted(groups.values(), key=lambda g: (g.sessions, g.parts[0].course.id))
+
+
+def time_terms_bound(
+    problem: Problem,
+    builder: DomainBuilder,
+    weights: Weights,
+    times: CourseTimes,
+    time_limit: float,
+) -> int:
+    """Per group, the better of its counted bound and its relaxation's bound. Groups are
+    relaxed smallest first (they give the most bound per second) while the budget lasts,
+    each with an even share of what is left; most prove their optimum well within it."""
+    groups = time_groups(problem, weights)
+    density = density_bounds(problem, weights)
+    total = 0
+    left = time_limit
+    for i, group in enumerate(groups):
+        overhead = COST_PER_GROUP + COST_PER_SESSION * group.sessions
+        relaxed = None
+        if left >= overhead + MIN_SLICE:
+            share = max(MIN_SLICE, left / (len(groups) - i) - overhead)
+            relaxed, used = relaxed_time_bound(problem, builder, weights, times, group, share)
+            left -= used + overhead
+        total += max(counted_time_bound(builder, weights, times, density, group), relaxed or 0)
+    return total
+
+
+# The relaxation of one group
+
+
+def relaxed_time_bound(
+    problem: Problem,
+    builder: DomainBuilder,
+    weights: Weights,
+    times: CourseTimes,
+    group: Group,
+    time_limit: float,
+) -> tuple[int | None, float]:
+    """CP-SAT's bound on the group's relaxation (`relaxed_model`) and the deterministic time
+    it took; None when the relaxation has no schedule (nor then has the plan)."""
+    model = relaxed_model(problem, builder, weights, times, group).model
+    solver = cp.CpSolver()
+    solver.parameters.num_workers = 1
+    # Linearizing the Boolean constraints too makes the LP tight enough to prove nearly every
+    # group optimal at once (measured on S: all groups in 0.8 s; by default, hardly any).
+    solver.parameters.linearization_level = 2
+    # Probing in presolve buys these models nothing (measured: same bounds on S and M, in
+    # 10-20% less time).
+    solver.parameters.cp_model_probing_level = 0
+    solver.parameters.max_deterministic_time = time_limit
+    solver.parameters.max_time_in_seconds = 10 * time_limit + 1  # a guard, never the limit
+    status = solver.solve(model)
+    used = solver.deterministic_time
+    if status == cp.OPTIMAL:
+        return round(solver.objective_value), used
+    if status in (cp.FEASIBLE, cp.UNKNOWN):
+        return max(0, math.ceil(solver.best_objective_bound - 1e-6)), used
+    return None, used
+
+
+@dataclass
+class RelaxedModel:
+    model: cp.CpModel
+    terms: dict[str, list[cp.LinearExprT]]  # the objective's parts by soft term
+
+
+def relaxed_model(
+    problem: Problem,
+    builder: DomainBuilder,
+    weights: Weights,
+    times: CourseTimes,
+    group: Group,
+) -> RelaxedModel:
+    """The group's time terms with sites and trainers dropped: courses start where time alone
+    lets them (`time_domain`) and a cohort attends one session at a time.
+
+    Sessions are counted per day (the j-th session of a course on a day is a literal), which
+    keeps the LP tight: a day with a single short session of a cohort pays for it, and a
+    course meeting twice a day uses one day for two sessions. Courses that load a crowded unit
+    also get a literal per start slot, tied to the day counts, so the unit's cadres away are
+    counted at each period. Priced at any schedule of the plan, every term is at most what the
+    schedule pays (on the city plans, exactly: at two periods a day a cohort's day with two
+    short sessions is compact, at more it may not be).
+    """
+    m = cp.CpModel()
+    ppd = builder.grid.periods_per_day
+    terms: dict[str, list[cp.LinearExprT]] = defaultdict(list)
+    by_day: dict[str, dict[int, list[tuple[int, cp.IntVar]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )  # cohort -> day -> (length, a session of that length that day)
+    by_slot: dict[str, dict[int, list[cp.IntVar]]] = defaultdict(lambda: defaultdict(list))
+    away: dict[str, dict[int, list[tuple[int, cp.IntVar]]]] = defaultdict(
+        lambda: defaultdict(list)
+    )  # crowded unit -> slot -> (cadres, a session holding them then)
+    for part in group.parts:
+        course = part.course
+        present = m.new_bool_var(f"present[{course.id}]")
+        if course.required:
+            m.add(present == 1)
+        else:
+            terms["unscheduled"].append(weights.unscheduled * course.priority * (1 - present))
+        if not times.starts[course.id]:
+            m.add(present == 0)
+            continue
+        demand: dict[str, int] = defaultdict(int)
+        for q in part.cohorts:
+            cohort = problem.cohort_by_id[q]
+            if cohort.unit in group.crowded:
+                demand[cohort.unit] += cohort.size
+        held = add_course_sessions(m, builder, weights, times, part, present, bool(demand))
+        for term, costs in held.costs.items():
+            terms[term].extend(costs)
+        for day, lits in held.days.items():
+            for q in part.cohorts:
+                by_day[q][day].extend((course.length, lit) for lit in lits)
+        for start, lit in held.starts:
+            for t in range(start, start + course.length):
+                for q in part.cohorts:
+                    by_slot[q][t].append(lit)
+                for unit_id, size in demand.items():
+                    away[unit_id][t].append((size, lit))
+    for days in by_day.values():
+        for that_day in days.values():
+            if sum(length for length, _ in that_day) > ppd:
+                m.add(sum(length * lit for length, lit in that_day) <= ppd)
+    for slots in by_slot.values():
+        for lits in slots.values():
+            if len(lits) > 1:
+                m.add_at_most_one(lits)
+    if weights.compactness:
+        for q, days in sorted(by_day.items()):
+            for day, that_day in sorted(days.items()):
+                short = [lit for length, lit in that_day if length < ppd]
+                if len(short) == 1:
+                    terms["compactness"].append(weights.compactness * short[0])
+                elif short:
+                    # One short session alone in the day has nothing beside it; two or more
+                    # could sit side by side.
+                    busy = m.new_bool_var(f"busy[{q},{day}]")
+                    for lit in short:
+                        m.add_implication(lit, busy)
+                    alone = m.new_bool_var(f"alone[{q},{day}]")
+                    m.add(alone >= 2 * busy - sum(short))
+                    terms["compactness"].append(weights.compactness * alone)
+    for unit_id, loads in sorted(away.items()):
+        unit = problem.unit_by_id[unit_id]
+        assert unit.away_cap is not None
+        cap = int(unit.away_cap * unit.headcount + 1e-9)
+        peaks = [load for load in loads.values() if sum(size for size, _ in load) > cap]
+        if not peaks:
+            continue
+        top = max(sum(size for size, _ in load) for load in peaks)
+        over = m.new_int_var(0, top - cap, f"over[{unit_id}]")
+        for load in peaks:
+            m.add(cap + over >= sum(size * lit for size, lit in load))
+        terms["density"].append(weights.density * over)
+    m.minimize(sum(e for costs in terms.values() for e in costs))
+    return RelaxedModel(m, dict(terms))
+
+
+@dataclass
+class CourseSessions:
+    """A course in the relaxation: its session literals by day, its (start slot, literal)
+    pairs when it has them, and its own costs by term."""
+
+    days: dict[int, list[cp.IntVar]] = field(default_factory=lambda: defaultdict(list))
+    starts: list[tuple[int, cp.IntVar]] = field(default_factory=list)
+    costs: dict[str, list[cp.LinearExprT]] = field(default_factory=lambda: defaultdict(list))
+
+
+def add_course_sessions(
+    m: cp.CpModel,
+    builder: DomainBuilder,
+    weights: Weights,
+    times: CourseTimes,
+    part: CoursePart,
+    present: cp.IntVar,
+    by_slot: bool,
+) -> CourseSessions:
+    """A block course: a literal per block start, a session on each of its days. A spread
+    course: the j-th of its sessions on a day (as many as the day's starts fit), paying at
+    least the j-th cheapest start there, and with `by_slot` a literal per start as well.
+    Only the primary part of a course pays its soft blackouts and spread days."""
+    ppd = builder.grid.periods_per_day
+    course, starts = part.course, times.starts[part.course.id]
+    step = ppd if course.pattern == "block" else 0
+    slots = {s + k * step for s in starts for k in range(course.sessions)}
+    cost_at = times.start_costs(builder, course, slots) if part.primary else {}
+    out = CourseSessions()
+    if course.pattern == "block":
+        chosen = []
+        for s in sorted(starts):
+            x = m.new_bool_var(f"block[{course.id},{s}]")
+            chosen.append(x)
+            cost = sum(cost_at.get(s + k * ppd, 0) for k in range(course.sessions))
+            if cost:
+                out.costs["soft_blackout"].append(cost * x)
+            for k in range(course.sessions):
+                out.days[s // ppd + k].append(x)
+                out.starts.append((s + k * ppd, x))
+        m.add(sum(chosen) == present)
+        return out
+    day_starts: dict[int, list[int]] = defaultdict(list)
+    for s in sorted(starts):
+        day_starts[s // ppd].append(s)
+    first = []
+    for day, options in sorted(day_starts.items()):
+        fit, end = 0, -1
+        for s in options:  # the most sessions the day's starts hold without overlap
+            if s >= end:
+                fit, end = fit + 1, s + course.length
+        lits: list[cp.IntVar] = []
+        for j in range(min(fit, course.sessions)):
+            z = m.new_bool_var(f"day[{course.id},{day},{j}]")
+            if lits:
+                m.add_implication(z, lits[-1])
+            lits.append(z)
+        first.append(lits[0])
+        out.days[day] = lits
+        if by_slot:
+            at = {s: m.new_bool_var(f"at[{course.id},{s}]") for s in options}
+            m.add(sum(at.values()) == sum(lits))
+            out.starts.extend(at.items())
+            out.costs["soft_blackout"].extend(
+                cost_at[s] * x for s, x in at.items() if cost_at.get(s)
+            )
+        else:
+            costs = sorted(cost_at.get(s, 0) for s in options)
+            out.costs["soft_blackout"].extend(c * z for c, z in zip(costs, lits, strict=False) if c)
+    m.add(sum(z for lits in out.days.values() for z in lits) == course.sessions * present)
+    if course.length > 1 and out.starts:  # its own sessions one at a time
+        covering: dict[int, list[cp.IntVar]] = defaultdict(list)
+        for s, x in out.starts:
+            for t in range(s, s + course.length):
+                covering[t].append(x)
+        for cover in covering.values():
+            if len(cover) > 1:
+                m.add_at_most_one(cover)
+    if part.primary and weights.min_days and course.wanted_days >= 2:
+        short = m.new_int_var(0, course.wanted_days, f"short[{course.id}]")
+        m.add(short >= course.wanted_days * present - sum(first))
+        out.costs["min_days"].append(weights.min_days * short)
+    return out
+
+
+# Counted bounds of one group, for a group whose relaxation was not solved (or did worse)
+
+
+def counted_time_bound(
+    builder: DomainBuilder,
+    weights: Weights,
+    times: CourseTimes,
+    density: dict[str, int],
+    group: Group,
+) -> int:
+    total = 0
+    for part in group.parts:
+        if part.primary and part.course.required:
+            total += blackout_bound(builder, times, part.course)
+            total += min_days_bound(builder, weights, part.course, times.starts[part.course.id])
+    total += sum(density.get(u, 0) for u in group.crowded)
+    total += compactness_bound(builder, weights, group.parts)
+    return total
+
+
+def blackout_bound(builder: DomainBuilder, times: CourseTimes, course: Course) -> int:
+    """Each session pays at least the soft blackouts at its cheapest possible start (a block
+    course: at its cheapest block start)."""
+    starts = times.starts[course.id]
+    if not starts or not times.blackouts[course.id]:
+        return 0
+    ppd = builder.grid.periods_per_day
+    step = ppd if course.pattern == "block" else 0
+    slots = {s + k * step for s in starts for k in range(course.sessions)}
+    cost_at = times.start_costs(builder, course, slots)
+    if course.pattern == "block":
+        return min(sum(cost_at.get(s + k * ppd, 0) for k in range(course.sessions)) for s in starts)
+    return course.sessions * min(cost_at.get(s, 0) for s in starts)
+
+
+def min_days_bound(
+    builder: DomainBuilder, weights: Weights, course: Course, starts: frozenset[int]
+) -> int:
+    """A spread course whose starts span fewer working days than it wants pays the difference."""
+    if course.pattern != "spread" or not starts:
+        return 0
+    days = {s // builder.grid.periods_per_day for s in starts}
+    return weights.min_days * max(0, course.wanted_days - len(days))
+
+
+def density_bounds(problem: Problem, weights: Weights) -> dict[str, int]:
+    """Per capped unit: its peak is at least what its biggest required course takes away."""
+    biggest: dict[str, int] = defaultdict(int)
+    for course in problem.courses:
+        if not course.required:
+            continue
+        away: dict[str, int] = defaultdict(int)
+        for q in course.cohorts:
+            cohort = problem.cohort_by_id[q]
+            away[cohort.unit] += cohort.size
+        for unit_id, size in away.items():
+            biggest[unit_id] = max(biggest[unit_id], size)
+    return {
+        u.id: weights.density * max(0, biggest[u.id] - int(u.away_cap * u.headcount + 1e-9))
+        for u in problem.units
+        if u.away_cap is not None
+    }
+
+
+def compactness_bound(builder: DomainBuilder, weights: Weights, parts: Iterable[CoursePart]) -> int:
     """A cohort with a single session shorter than a day has nothing to sit beside."""
     ppd = builder.grid.periods_per_day
-    short: dict[str, int] = {}
-    for course in problem.courses:
-        if course.length < ppd:
-            for q in course.cohorts:
-                short[q] = short.get(q, 0) + (course.sessions if course.required else 2)
+    short: dict[str, int] = defaultdict(int)
+    for part in parts:
+        if part.course.length < ppd:
+            for q in part.cohorts:
+                short[q] += part.course.sessions if part.course.required else 2
     return weights.compactness * sum(1 for n in short.values() if n == 1)
