@@ -887,19 +887,23 @@ def add_density(mv: ModelVars, problem: Problem, weights: Weights) -> None:
         fixed_peak = max(fixed.values(), default=0)
         if sum(demands) + fixed_peak <= cap:
             continue
-        intervals, demands = [*intervals, *profile_intervals(mv, fixed)], list(demands)
-        demands += [d for _, _, d in Backdrop.profile(fixed)]
+        fixed_intervals, fixed_demands = profile_intervals(mv, fixed)
+        intervals, demands = [*intervals, *fixed_intervals], [*demands, *fixed_demands]
         over = mv.model.new_int_var(0, sum(demands), f"density[{unit.id}]")
         mv.model.add_cumulative(intervals, demands, cap + over)
         mv.penalties["density"].add(weights.density, over)
 
 
-def profile_intervals(mv: ModelVars, load: Mapping[int, int]) -> list[cp.IntervalVar]:
-    """Fixed intervals for the runs of a folded load profile (demands: `Backdrop.profile`)."""
-    return [
+def profile_intervals(
+    mv: ModelVars, load: Mapping[int, int]
+) -> tuple[list[cp.IntervalVar], list[int]]:
+    """Fixed intervals and their demands for the runs of a folded load profile."""
+    runs = Backdrop.profile(load)
+    intervals = [
         mv.model.new_fixed_size_interval_var(start, length, f"fixedload[{start}]")
-        for start, length, _ in Backdrop.profile(load)
+        for start, length, _ in runs
     ]
+    return intervals, [d for _, _, d in runs]
 
 
 def add_load_peak(mv: ModelVars, weights: Weights) -> None:
@@ -911,8 +915,9 @@ def add_load_peak(mv: ModelVars, weights: Weights) -> None:
         return
     demands = [1] * len(intervals)
     fixed = {} if mv.backdrop is None else mv.backdrop.load
-    intervals += profile_intervals(mv, fixed)
-    demands += [d for _, _, d in Backdrop.profile(fixed)]
+    fixed_intervals, fixed_demands = profile_intervals(mv, fixed)
+    intervals += fixed_intervals
+    demands += fixed_demands
     peak = mv.model.new_int_var(0, sum(demands), "load_peak")
     mv.model.add_cumulative(intervals, demands, peak)
     mv.penalties["load_peak"].add(weights.load_peak, peak)
