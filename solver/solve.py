@@ -26,7 +26,7 @@ from solver.model import ModelVars, build_model
 from solver.params import SolveParams
 from solver.precheck import precheck
 from solver.problem import Placement, Problem, Weights, reference_errors
-from solver.solution import RepairPolicy, Solution, Unscheduled
+from solver.solution import CheckResult, RepairPolicy, Solution, Unscheduled
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,7 @@ class Run:
         self.report, self.t0, self.stats, self.stop = report, t0, stats, stop
         self.best: list[Placement] = []
         self.best_cost: int | None = None  # checker objective of a complete, valid schedule
+        self.best_check: CheckResult | None = None  # the checker's verdict on `best`
         self.must: list[str] = [c.id for c in problem.courses if c.required]
         self.missing: list[str] = list(self.must)
         self.costly: list[str] = []
@@ -188,7 +189,7 @@ class Run:
         current = (len(self.missing), inf if self.best_cost is None else self.best_cost)
         if self.best and key >= current:
             return False
-        self.best, self.missing = placements, missing
+        self.best, self.missing, self.best_check = placements, missing, result
         if missing:
             return True
         if self.best_cost is None:
@@ -227,6 +228,8 @@ class Run:
         """Neighbourhood search until the time left is what the final full solve needs."""
         if self.missing or self.best_cost is None:
             return
+        if self.params.mode == "repair" and self.settle():
+            return
         size = FIRST_SIZE
         reserve = self.final_budget()
         while self.left() > reserve + 0.2 and self.best_cost > self.bound:
@@ -248,6 +251,44 @@ class Run:
                 size = min(len(self.problem.courses), int(size * 1.25) + 1)
             elif self.best_cost == before:
                 size = max(8, int(size * 0.9))
+
+    def changed(self) -> list[str]:
+        """Courses whose sessions differ from the previous schedule's (moved, re-staffed,
+        newly placed or dropped)."""
+        before = {
+            (pl.course, pl.session): (pl.day, pl.period, pl.site, pl.trainer)
+            for pl in self.problem.previous or []
+        }
+        now = {
+            (pl.course, pl.session): (pl.day, pl.period, pl.site, pl.trainer) for pl in self.best
+        }
+        known = {c.id for c in self.problem.courses}
+        keys = set(before) | set(now)
+        return sorted({c for c, s in keys if c in known and before.get((c, s)) != now.get((c, s))})
+
+    def settle(self) -> bool:
+        """A repair re-solves what changed and what sits around it first, again while that
+        pays. True when that neighbourhood has nothing better (proven, or none found in a
+        step's search) or nothing changed: moving courses further from the event only adds
+        perturbation, so the repair ends there instead of spending its whole time limit."""
+        while self.left() > 0.2:
+            changed = self.changed()
+            self.stats["repair_changed_courses"] = len(changed)
+            if not changed:
+                self.stats["repair_settled"] = "nothing changed"
+                return True
+            free = self.search.around(changed, self.best, max(FIRST_SIZE, len(changed)))
+            r = self.search.step(self.best, free, min(STEP_LIMIT, self.left()))
+            self.det_used += r.deterministic_time + STEP_OVERHEAD
+            self.steps += 1
+            if r.placements is not None and self.offer(r.placements, "repair"):
+                continue  # better found near the event: look again around what changed now
+            if r.status in ("OPTIMAL", "OPTIMAL_ALL"):
+                self.stats["repair_settled"] = "proven"
+            elif r.status == "FEASIBLE":
+                self.stats["repair_settled"] = "nothing better found"
+            return "repair_settled" in self.stats
+        return False
 
     def full_model_pays(self) -> bool:
         return sum(c.sessions for c in self.problem.courses) <= FULL_MODEL_MAX_SESSIONS
@@ -323,7 +364,7 @@ class Run:
             return Solution(
                 status="unknown", prechecks=notes, weights=weights, policy=policy, stats=stats
             )
-        result = check(problem, self.best, weights, policy)
+        result = self.best_check or check(problem, self.best, weights, policy)
         bound = min(self.bound, result.objective)
         optimal = self.proven or bound == result.objective
         return Solution(

@@ -8,7 +8,7 @@ from scheduler import jobs, plans
 from scheduler.briefing import build_briefing, list_briefings
 from scheduler.channels import read_outbox_file
 from scheduler.runtime import Runtime
-from solver.problem import Course
+from solver.problem import Course, Pin
 from tests.scheduler.factories import FakeClock, import_and_publish, make_problem
 
 
@@ -28,7 +28,9 @@ def test_a_unit_briefing_reports_held_coming_changed_and_coverage(
                 attendance=100,
                 required=False,
             ),
-        ]
+        ],
+        # Held by the Tuesday of the second week whatever else is optimal.
+        pins=[Pin(course="c-3", day=dt.date(2027, 3, 2))],
     )
     plan_id = import_and_publish(rt, problem)
     assert jobs.produce_all_briefings(rt) == 2  # one per unit, the baseline

@@ -10,7 +10,7 @@ import pytest
 
 from solver.checker import check
 from solver.params import SolveParams
-from solver.problem import Problem, Weights
+from solver.problem import Placement, Problem, Weights
 from solver.solution import RepairPolicy, Solution
 from solver.solve import solve
 from tests.solver.factories import (
@@ -350,3 +350,82 @@ def test_a_stopped_solve_returns_its_best_schedule_so_far() -> None:
     assert s.stats["wall_s"] < 30
     if s.status in ("optimal", "feasible"):
         assert check(problem, s.placements, W, RepairPolicy()).violations == []
+
+
+def test_a_completed_hint_prices_the_schedule_as_the_checker_does() -> None:
+    from solver.grid import TimeGrid
+    from solver.lns import complete_hint, group, set_hints
+    from solver.model import build_model
+
+    cal = make_calendar(days=4, periods_per_day=2)
+    courses = [
+        make_course(sessions=2, min_days=2),
+        make_course(id="c-2", sessions=1),
+        make_course(id="c-3", sessions=1, cohorts=["q-2"]),
+    ]
+    problem = make_problem(
+        calendar=cal,
+        cohorts=[make_cohort(), make_cohort(id="q-2")],
+        courses=courses,
+        blackouts=[make_blackout(scope="cohort", target="q-1", window=make_window(0), hard=False)],
+    )
+    policy = RepairPolicy()
+    first = solved(problem)
+    # Both of q-1's courses on its soft-blacked-out day 0: a schedule that pays for it.
+    site, trainer = first.placements[0].site, first.placements[0].trainer
+    where = {("c-1", 0): (0, 0), ("c-1", 1): (1, 0), ("c-2", 0): (0, 1), ("c-3", 0): (2, 0)}
+    costly = [
+        Placement(course=c, session=i, day=d, period=p, site=site, trainer=trainer)
+        for (c, i), (d, p) in where.items()
+    ]
+    expected = check(problem, costly, W, policy)
+    assert expected.violations == [] and expected.objective > first.objective
+    mv = build_model(problem, TimeGrid.of(cal), W, policy)
+    set_hints(mv, mv.model, group(costly))
+    assert len(mv.model.proto.solution_hint.vars) < len(mv.model.proto.variables)
+    assert complete_hint(mv.model, 5.0)
+    hint = dict(
+        zip(mv.model.proto.solution_hint.vars, mv.model.proto.solution_hint.values, strict=True)
+    )
+    assert len(hint) == len(mv.model.proto.variables)
+    objective = mv.model.proto.objective
+    value = (
+        sum(c * hint[v] for v, c in zip(objective.vars, objective.coeffs, strict=True))
+        + objective.offset
+    )
+    assert round(value) == expected.objective
+
+
+def test_a_repair_with_nothing_to_change_returns_the_published_schedule_at_once() -> None:
+    courses = [make_course(sessions=2), make_course(id="c-2", sessions=1)]
+    base = make_problem(calendar=make_calendar(days=5), courses=courses)
+    first = solved(base)
+    event = base.model_copy(update={"previous": first.placements})
+    s = solved(event, policy=RepairPolicy(now=0, freeze_days=1), params=SolveParams(mode="repair"))
+    assert s.placements == first.placements
+    assert s.stats["repair_settled"] == "nothing changed" and s.stats["lns_steps"] == 0
+
+
+def test_a_repair_stops_once_nothing_near_the_event_does_better() -> None:
+    cal = make_calendar(days=10, periods_per_day=1)
+    trainers = [make_trainer(), make_trainer(id="t-2")]
+    courses = [make_course(sessions=3), make_course(id="c-2", sessions=3, cohorts=["q-2"])]
+    base = make_problem(
+        calendar=cal,
+        trainers=trainers,
+        cohorts=[make_cohort(), make_cohort(id="q-2")],
+        courses=courses,
+        sites=[make_site(), make_site(id="s-2")],
+    )
+    first = solved(base)
+    leaves = trainers[1].model_copy(update={"unavailable": [make_window(0, 9, reason="left")]})
+    event = base.model_copy(
+        update={"trainers": [trainers[0], leaves], "previous": first.placements}
+    )
+    params = SolveParams(mode="repair", time_limit=30, workers=1)
+    s = solved(event, policy=RepairPolicy(now=0, freeze_days=0), params=params)
+    assert s.status in ("optimal", "feasible")
+    assert s.stats["repair_settled"] in ("proven", "nothing better found")
+    assert all(pl.trainer == "t-1" for pl in s.placements)
+    # It ended long before its limit (deterministic time; wall time is not asserted).
+    assert s.stats["lns_steps"] <= 3
