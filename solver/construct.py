@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -50,12 +51,30 @@ class Occupancy:
     trainer_owner: dict[str, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))
     cohort_owner: dict[str, dict[int, str]] = field(default_factory=lambda: defaultdict(dict))
     load: list[int] = field(default_factory=list)
-    trainer_week: dict[tuple[str, int], int] = field(default_factory=lambda: defaultdict(int))
+    # Sessions per (trainer, week) and (trainer, month): the trainer-load limits.
+    taught: dict[tuple[str, str, int], int] = field(default_factory=lambda: defaultdict(int))
+    # Week and month of each slot, and for cohorts of units with a density cap, their unit and
+    # size: cadres away per unit and slot, and each unit's busiest slot so far.
+    weeks: list[int] = field(default_factory=list)
+    months: list[int] = field(default_factory=list)
+    capped: dict[str, tuple[str, int]] = field(default_factory=dict)
+    away: dict[str, list[int]] = field(default_factory=dict)
+    _peak: dict[str, int | None] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.load = [0] * self.n_slots
+        for unit, _ in self.capped.values():
+            self.away.setdefault(unit, [0] * self.n_slots)
+            self._peak[unit] = 0
 
-    def take(self, course: Course, slot: int, site: str, trainer: str, week: int) -> None:
+    def peak(self, unit: str) -> int:
+        """Most cadres of `unit` away at once so far."""
+        top = self._peak[unit]
+        if top is None:
+            top = self._peak[unit] = max(self.away[unit])
+        return top
+
+    def take(self, course: Course, slot: int, site: str, trainer: str) -> None:
         bits, span = span_bits(slot, course.length), range(slot, slot + course.length)
         self.site[site] |= bits
         self.trainer[trainer] |= bits
@@ -67,9 +86,9 @@ class Occupancy:
             self.trainer_owner[trainer][s] = course.id
             for q in course.cohorts:
                 self.cohort_owner[q][s] = course.id
-        self.trainer_week[(trainer, week)] += 1
+        self._count(course, slot, trainer, 1)
 
-    def release(self, course: Course, slot: int, site: str, trainer: str, week: int) -> None:
+    def release(self, course: Course, slot: int, site: str, trainer: str) -> None:
         bits, span = span_bits(slot, course.length), range(slot, slot + course.length)
         self.site[site] &= ~bits
         self.trainer[trainer] &= ~bits
@@ -81,7 +100,23 @@ class Occupancy:
             del self.trainer_owner[trainer][s]
             for q in dict.fromkeys(course.cohorts):
                 del self.cohort_owner[q][s]
-        self.trainer_week[(trainer, week)] -= 1
+        self._count(course, slot, trainer, -1)
+
+    def _count(self, course: Course, slot: int, trainer: str, sign: int) -> None:
+        if self.weeks:
+            self.taught[(trainer, "week", self.weeks[slot])] += sign
+            self.taught[(trainer, "month", self.months[slot])] += sign
+        for q in dict.fromkeys(course.cohorts):
+            if q in self.capped:
+                unit, size = self.capped[q]
+                row = self.away[unit]
+                for s in range(slot, slot + course.length):
+                    row[s] += sign * size
+                    top = self._peak[unit]
+                    if sign > 0 and top is not None and row[s] > top:
+                        self._peak[unit] = row[s]
+                if sign < 0:
+                    self._peak[unit] = None  # the peak may have gone down: recount on demand
 
 
 @dataclass(frozen=True)
@@ -100,6 +135,7 @@ class CourseOptions:
     trainers: dict[str, frozenset[int] | None]  # allowed session starts (None: any)
     first: int | None  # earliest and latest start at any site
     last: int | None
+    away: tuple[tuple[str, int], ...] = ()  # (unit with a density cap, cadres it sends)
 
     @property
     def course(self) -> Course:
@@ -130,7 +166,24 @@ class Greedy:
     ) -> None:
         self.problem, self.grid, self.weights = problem, grid, weights
         self.builder = builder or DomainBuilder(problem, grid)
-        self.occ = Occupancy(grid.n_slots)
+        by_slot = range(grid.n_slots)
+        units = {u.id: u for u in problem.units}
+        caps = {
+            u.id: math.floor(u.away_cap * u.headcount + 1e-9)
+            for u in problem.units
+            if u.away_cap is not None
+        }
+        self.caps = caps
+        self.occ = Occupancy(
+            grid.n_slots,
+            weeks=[grid.week_of_day[grid.day_of(x)] for x in by_slot],
+            months=[grid.month_of_day[grid.day_of(x)] for x in by_slot],
+            capped={
+                q.id: (q.unit, q.size)
+                for q in problem.cohorts
+                if q.unit in caps and q.unit in units
+            },
+        )
         self.sites = {s.id: s for s in problem.sites}
         self.trainers = {t.id: t for t in problem.trainers}
         self.options = {
@@ -163,7 +216,29 @@ class Greedy:
             trainers={t: allowed_by(rs) for t, rs in dom.trainers.items()},
             first=min(starts) if starts else None,
             last=max(starts) if starts else None,
+            away=self.sent(dom.course),
         )
+
+    def sent(self, course: Course) -> tuple[tuple[str, int], ...]:
+        """Cadres the course takes away from each unit with a density cap."""
+        away: dict[str, int] = defaultdict(int)
+        for q in dict.fromkeys(course.cohorts):
+            if q in self.occ.capped:
+                unit, size = self.occ.capped[q]
+                away[unit] += size
+        return tuple(sorted(away.items()))
+
+    def density_cost(self, opts: CourseOptions, spans: Iterable[int]) -> int:
+        """What raising its units' busiest time costs, for the course running at `spans`
+        (start slots of sessions of the course's length)."""
+        cost, length = 0, opts.course.length
+        for unit, size in opts.away:
+            row = self.occ.away[unit]
+            top = max(max(row[x : x + length]) for x in spans) + size
+            over = top - max(self.occ.peak(unit), self.caps[unit])
+            if over > 0:
+                cost += self.weights.density * over
+        return cost
 
     def add_heat(self, opts: CourseOptions, sign: float) -> None:
         if opts.first is None or opts.last is None or not opts.dom.sites:
@@ -253,10 +328,22 @@ class Greedy:
             busy |= self.occ.cohort[q]
         return busy
 
+    def overload(self, t: str, week: int, month: int) -> int:
+        """How many of the trainer's limits (weekly, monthly) one more session would exceed."""
+        trainer, taught = self.trainers[t], self.occ.taught
+        weekly, monthly = trainer.max_sessions_per_week, trainer.max_sessions_per_month
+        over = int(weekly is not None and taught.get((t, "week", week), 0) >= weekly)
+        return over + int(monthly is not None and taught.get((t, "month", month), 0) >= monthly)
+
+    def trainer_cost(self, t: str, slot: int) -> int:
+        """Trainer-load cost of one more session for `t` at `slot`."""
+        over = self.overload(t, self.occ.weeks[slot], self.occ.months[slot])
+        return self.weights.trainer_load * over
+
     def trainer_for(self, opts: CourseOptions, slot: int, prefer: str | None) -> str | None:
         """A qualified, available, free trainer: the preferred one, else the least busy."""
         bits = span_bits(slot, opts.course.length)
-        week = self.grid.week_of_day[self.grid.day_of(slot)]
+        week, month = self.occ.weeks[slot], self.occ.months[slot]
         best: tuple[int, str] | None = None
         for t, allowed in opts.trainers.items():
             if allowed is not None and slot not in allowed:
@@ -264,8 +351,7 @@ class Greedy:
             busy = self.occ.trainer[t]
             if busy & bits:
                 continue
-            limit = self.trainers[t].max_sessions_per_week
-            over = int(limit is not None and self.occ.trainer_week[(t, week)] >= limit)
+            over = self.overload(t, week, month)
             key = (over * 2 + (0 if t == prefer else 1)) * 10**6 + busy.bit_count()
             if best is None or key < best[0]:
                 best = (key, t)
@@ -311,18 +397,26 @@ class Greedy:
                     most = max(load[s] for s in slots)
                 else:
                     most = max(max(load[s : s + length]) for s in slots)
+                if opts.away:
+                    cost += self.density_cost(opts, slots)
                 rank = (cost + heat * HEAT_COST, most, b)
                 if best is not None and rank >= best[0]:
                     continue
                 trainers = self.block_trainers(opts, slots)
-                if trainers is not None:
-                    best = (rank, b, site, trainers)
+                if trainers is None:
+                    continue
+                extra = sum(self.trainer_cost(t, x) for t, x in zip(trainers, slots, strict=True))
+                if extra:
+                    rank = (rank[0] + extra, rank[1], rank[2])
+                    if best is not None and rank >= best[0]:
+                        continue
+                best = (rank, b, site, trainers)
         if best is None:
             return None
         _, b, site, trainers = best
         sessions = [(b + k * ppd, site, trainers[k]) for k in range(n)]
         for s, site, t in sessions:
-            self.occ.take(course, s, site, t, self.week(s))
+            self.occ.take(course, s, site, t)
         return sessions
 
     def block_trainers(self, opts: CourseOptions, slots: range) -> list[str] | None:
@@ -359,6 +453,8 @@ class Greedy:
                     if blocked >> s & 1:
                         continue
                     day = s // ppd
+                    if opts.away:
+                        cost += self.density_cost(opts, (s,))
                     rank = (
                         int(few_days and day in days_used),
                         cost + stability + row[day] * HEAT_COST,
@@ -368,14 +464,20 @@ class Greedy:
                     if best is not None and rank >= best[0]:
                         continue
                     t = self.trainer_for(opts, s, chosen[-1][2] if chosen else None)
-                    if t is not None:
-                        best = (rank, s, site, t)
+                    if t is None:
+                        continue
+                    extra = self.trainer_cost(t, s)
+                    if extra:
+                        rank = (rank[0], rank[1] + extra, rank[2], rank[3])
+                        if best is not None and rank >= best[0]:
+                            continue
+                    best = (rank, s, site, t)
             if best is None:
                 for s, site, t in chosen:  # undo this course
-                    self.occ.release(course, s, site, t, self.week(s))
+                    self.occ.release(course, s, site, t)
                 return None
             _, s, site, t = best
-            self.occ.take(course, s, site, t, self.week(s))
+            self.occ.take(course, s, site, t)
             chosen.append((s, site, t))
             days_used.add(s // ppd)
             site_pref = site_pref or site
@@ -387,7 +489,7 @@ class Greedy:
         sessions = self.placed.pop(course_id)
         course = self.options[course_id].course
         for s, site, t in sessions:
-            self.occ.release(course, s, site, t, self.week(s))
+            self.occ.release(course, s, site, t)
         self.journal.append((False, course_id, sessions))
 
     def rollback(self, mark: int) -> None:
@@ -401,9 +503,9 @@ class Greedy:
                 self.placed[course_id] = sessions
             for s, site, t in sessions:
                 if placed:
-                    self.occ.release(course, s, site, t, self.week(s))
+                    self.occ.release(course, s, site, t)
                 else:
-                    self.occ.take(course, s, site, t, self.week(s))
+                    self.occ.take(course, s, site, t)
 
     # Repair: make room for a course the greedy could not place.
     def repair(self, opts: CourseOptions, locked: set[str], depth: int = REPAIR_DEPTH) -> bool:
@@ -511,9 +613,6 @@ class Greedy:
             return None
         out = frozenset(cid for cid in found | least if cid is not None)
         return None if out & locked else out
-
-    def week(self, slot: int) -> int:
-        return self.grid.week_of_day[self.grid.day_of(slot)]
 
     def placement(self, course: Course, k: int, slot: int, site: str, trainer: str) -> Placement:
         day, period = self.grid.day_of(slot), self.grid.period_of(slot)
@@ -673,9 +772,9 @@ def legal_as_kept(
         start = first if course.pattern == "block" else s
         if not kept_session_legal(greedy, opts, pl, s, start):
             for t_s, site, t in taken:
-                greedy.occ.release(course, t_s, site, t, greedy.week(t_s))
+                greedy.occ.release(course, t_s, site, t)
             return False
-        greedy.occ.take(course, s, pl.site, pl.trainer, greedy.week(s))
+        greedy.occ.take(course, s, pl.site, pl.trainer)
         taken.append((s, pl.site, pl.trainer))
     return True
 

@@ -23,9 +23,12 @@ from tests.solver.factories import (
     default_weights,
     make_blackout,
     make_calendar,
+    make_cohort,
     make_course,
     make_problem,
+    make_site,
     make_trainer,
+    make_unit,
     make_window,
     place,
 )
@@ -174,3 +177,43 @@ def test_kept_course_whose_trainer_left_and_nobody_can_step_in_is_placed_anew() 
     made = built(problem, keep=keep)
     assert broken_rules(problem, made) == []
     assert all(pl.day < 3 for pl in made.placements)
+
+
+def costs_of(problem: Problem, made: Construction) -> dict[str, int]:
+    return check(problem, made.placements, Weights.resolve(WEIGHTS, problem.weights)).breakdown
+
+
+def test_construction_keeps_a_unit_under_its_density_cap_when_it_can() -> None:
+    # Two cohorts of one unit, 10 of 20 cadres may be away at once: the courses could share
+    # the first day (two sites, two trainers) but then the unit would be 10 over its cap, at
+    # 50; the second day has a soft blackout that costs 20 a session.
+    day_two = make_blackout(window=make_window(1), hard=False, weight=20)
+    problem = make_problem(
+        blackouts=[day_two],
+        calendar=make_calendar(days=2, periods_per_day=1),
+        units=[make_unit(headcount=20, away_cap=0.5)],
+        cohorts=[make_cohort(size=10), make_cohort(id="q-2", size=10)],
+        sites=[make_site(), make_site(id="s-2")],
+        trainers=[make_trainer(), make_trainer(id="t-2")],
+        courses=[make_course(sessions=1), make_course(id="c-2", sessions=1, cohorts=["q-2"])],
+    )
+    made = built(problem)
+    assert broken_rules(problem, made) == []
+    assert len({pl.day for pl in made.placements}) == 2
+    assert (
+        costs_of(problem, made)["density"] == 0 and costs_of(problem, made)["soft_blackout"] == 20
+    )
+
+
+def test_construction_gives_a_session_to_a_trainer_under_their_monthly_limit() -> None:
+    # t-1 teaches the first session and would be kept for the second (one trainer per course
+    # where possible), but has reached their monthly limit; t-2 has not.
+    problem = make_problem(
+        calendar=make_calendar(days=2, periods_per_day=1),
+        trainers=[make_trainer(max_sessions_per_month=1), make_trainer(id="t-2")],
+        courses=[make_course(sessions=2)],
+    )
+    made = built(problem)
+    assert broken_rules(problem, made) == []
+    assert sorted(pl.trainer for pl in made.placements) == ["t-1", "t-2"]
+    assert costs_of(problem, made)["trainer_load"] == 0
