@@ -11,6 +11,7 @@ cohort, the courses that pay the most, or random.
 from __future__ import annotations
 
 import random
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,9 @@ from solver.params import SolveParams
 from solver.problem import Placement, Problem, Weights
 from solver.solution import RepairPolicy
 
+# Kinds of neighbourhood, drawn uniformly: courses near in time, sharing a resource, the
+# costliest and what they touch, any, or every session in a stretch of days.
+KINDS = ("window", "resource", "costly", "random", "days")
 # Share of a step's time its hint's completion may take (it takes far less when it succeeds).
 HINT_LIMIT = 0.3
 
@@ -116,22 +120,50 @@ def set_hints(mv: ModelVars, model: cp.CpModel, by_course: dict[str, list[Placem
             hint.values.append(value)
 
 
+def keep_outside(
+    mv: ModelVars, cv: CourseVars, pls: list[Placement], window: tuple[int, int]
+) -> None:
+    """Fix the sessions of a spread course that lie outside `window` where they are. Sessions
+    are ordered in time, so the free ones stay between their fixed neighbours."""
+    if cv.course.pattern == "block" or len(pls) != len(cv.sessions):
+        return
+    grid = mv.grid
+    ordered = sorted(pls, key=lambda p: p.session)
+    for sv, pl in zip(cv.sessions, ordered, strict=True):
+        day = grid.day_index(pl.day)
+        if day is None:
+            return
+        slot = grid.slot(day, pl.period)
+        if window[0] <= slot <= window[1]:
+            continue
+        if slot not in sv.domain or pl.site not in sv.sites or pl.trainer not in sv.trainers:
+            continue  # cannot stay (the rules changed): leave it free
+        mv.model.add(sv.start == slot)
+        mv.model.add(sv.sites[pl.site] == 1)
+        mv.model.add(sv.trainers[pl.trainer] == 1)
+
+
 def complete_hint(model: cp.CpModel, time_limit: float) -> bool:
     """Extend `model`'s hint (placements only) to every variable: the costs, counts and
     indicators that follow from the placements. True if done.
 
     CP-SAT completes a partial hint by search, and its first completion is far from the best
     values of the cost variables (an S repair neighbourhood: 4,324 where the placements cost
-    799), so a one-second step spent its time climbing back to where it started. Solving the
-    model with the hinted variables fixed finds those values in a fraction of that.
+    799), so a one-second step spent its time climbing back to where it started. Solving a
+    copy of the model with the hinted variables fixed finds those values in a fraction of that.
+    The copy fixes them by constraints, not with `fix_variables_to_their_hinted_value`, whose
+    9.15 code path has crashed the process (or-tools#5025).
     """
+    hinted = model.proto.solution_hint
+    copy = model.clone()
+    for index, value in zip(hinted.vars, hinted.values, strict=True):
+        copy.add(copy.get_int_var_from_proto_index(index) == value)
     solver = cp.CpSolver()
     p = solver.parameters
-    p.fix_variables_to_their_hinted_value = True
     p.num_workers = 1
     p.max_deterministic_time = time_limit
     p.max_time_in_seconds = 4 * time_limit
-    if solver.solve(model) not in (cp.OPTIMAL, cp.FEASIBLE):
+    if solver.solve(copy) not in (cp.OPTIMAL, cp.FEASIBLE):
         return False
     values = solver.response_proto.solution
     model.clear_hints()  # type: ignore[no-untyped-call]
@@ -166,6 +198,8 @@ class Search:
         self.domains = {c.id: builder.course_domains(c) for c in problem.courses}
         self.neighbourhoods = Neighbourhoods.of(problem, self.domains)
         self.rng = random.Random(params.seed)
+        courses = problem.courses
+        self.mean_sessions = sum(c.sessions for c in courses) / max(1, len(courses))
 
     def step(
         self,
@@ -173,12 +207,16 @@ class Search:
         free: set[str],
         time_limit: float,
         first_solution: bool = False,
+        window: tuple[int, int] | None = None,
     ) -> StepResult:
         """Re-solve the courses in `free` with every other course fixed where it is now.
 
         `first_solution`: stop at the first schedule that places at least one more of the
         required courses not placed yet (completion, where any progress counts).
+        `window` (first and last slot): of the free spread courses, only the sessions now in
+        the window move; the others stay where they are.
         """
+        started = time.monotonic()
         by_course = group(current)
         fixed: dict[str, list[Placement]] = {}
         relaxed: set[str] = set()
@@ -196,6 +234,10 @@ class Search:
         )
         sub = build_model(self.problem, self.grid, self.weights, self.policy, options)
         set_hints(sub, sub.model, {c: pls for c, pls in by_course.items() if c in free})
+        if window is not None:
+            for course_id in sorted(free):
+                if course_id in sub.courses and by_course.get(course_id):
+                    keep_outside(sub, sub.courses[course_id], by_course[course_id], window)
         pending = [sub.courses[c].present for c in sorted(relaxed & free) if c in sub.courses]
         if first_solution and pending:
             sub.model.add(sum(pending) >= 1)
@@ -206,7 +248,11 @@ class Search:
         p.num_workers = self.params.workers
         p.random_seed = self.rng.randrange(1 << 30)
         p.max_deterministic_time = time_limit
-        p.max_time_in_seconds = time_limit * (4 if self.params.workers == 1 else 1)
+        if self.params.workers == 1:
+            p.max_time_in_seconds = 4 * time_limit  # a guard: the work limit decides
+        else:
+            # Building the model and completing its hint count against the step's time.
+            p.max_time_in_seconds = max(0.05, time_limit - (time.monotonic() - started))
         p.stop_after_first_solution = first_solution
         # No presolve: most of the plan is fixed and the neighbourhood model is already small,
         # so presolve only costs time. Even probing at level 1 spent 0.9 s of a 1 s step on
@@ -265,18 +311,47 @@ class Search:
             chosen.update(pool[: size - len(chosen)])
         return chosen
 
+    def stretch(
+        self, current: Sequence[Placement], sessions: int
+    ) -> tuple[set[str], tuple[int, int]] | None:
+        """Whole days around a random session, holding about `sessions` sessions, and the
+        courses with a session in them (blocks only when wholly inside)."""
+        grid, ppd = self.grid, self.grid.periods_per_day
+        slots: list[tuple[int, str]] = []
+        for pl in current:
+            day = grid.day_index(pl.day)
+            if day is not None:
+                slots.append((grid.slot(day, pl.period), pl.course))
+        if not slots:
+            return None
+        centre = self.rng.choice(slots)[0]
+        slots.sort(key=lambda x: (abs(x[0] - centre), x))
+        near = [s for s, _ in slots[:sessions]]
+        lo, hi = min(near) // ppd * ppd, max(near) // ppd * ppd + ppd - 1
+        inside: set[str] = set()
+        outside: set[str] = set()
+        for slot, course_id in slots:
+            (inside if lo <= slot <= hi else outside).add(course_id)
+        blocks = {c for c in inside & outside if self.domains[c].course.pattern == "block"}
+        return inside - blocks, (lo, hi)
+
     def pick(
         self, current: Sequence[Placement], size: int, costly: Sequence[str]
-    ) -> tuple[str, set[str]]:
-        """A neighbourhood of about `size` courses, of a randomly chosen kind."""
-        kind = self.rng.choice(["window", "resource", "costly", "random"])
+    ) -> tuple[str, set[str], tuple[int, int] | None]:
+        """A neighbourhood of about `size` courses, of a randomly chosen kind, and for the
+        "days" kind the stretch of slots outside which its courses' sessions stay put."""
+        kind = self.rng.choice(KINDS)
         courses = sorted(self.domains)
+        if kind == "days":
+            found = self.stretch(current, round(size * self.mean_sessions))
+            if found is not None:
+                return kind, found[0], found[1]
         if kind == "window":
             spans = span_of(current, self.grid)
             if spans:
                 centre = self.rng.choice(sorted(spans.values()))[0]
                 by_distance = sorted(spans, key=lambda c: (abs(spans[c][0] - centre), c))
-                return kind, set(by_distance[:size])
+                return kind, set(by_distance[:size]), None
         if kind == "resource":
             key = self.rng.choice(sorted(self.neighbourhoods.by_resource))
             members = sorted(self.neighbourhoods.by_resource[key])
@@ -284,9 +359,9 @@ class Search:
             chosen = set(members[:size])
             if len(chosen) < size // 2 and members:
                 chosen = self.around(members[:1], current, size)
-            return f"{kind}:{key.split(':')[0]}", chosen
+            return f"{kind}:{key.split(':')[0]}", chosen, None
         if kind == "costly" and costly:
             seeds = list(costly[: max(1, size // 4)])
-            return kind, self.around(seeds, current, size)
+            return kind, self.around(seeds, current, size), None
         self.rng.shuffle(courses)
-        return "random", set(courses[:size])
+        return "random", set(courses[:size]), None

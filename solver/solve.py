@@ -151,6 +151,7 @@ class Run:
         self.cpsat_bound: int | None = None
         self.proven = False
         self.det_used = 0.0
+        self.check_s = 0.0  # how long the checker took on the last schedule offered
         self.steps = 0
         self.improvements = 0
 
@@ -167,7 +168,8 @@ class Run:
         if self.stop is not None and self.stop():
             self.stats["stopped_early"] = True
             return 0.0
-        wall_left = self.params.time_limit - self.elapsed()
+        # A step's result still has to be checked: keep the last check's time in hand.
+        wall_left = self.params.time_limit - self.elapsed() - self.check_s
         if self.params.workers == 1:
             guard = 3 * self.params.time_limit - self.elapsed()
             return min(self.params.time_limit - self.det_used, guard)
@@ -175,7 +177,9 @@ class Run:
 
     def offer(self, placements: list[Placement], source: str) -> bool:
         """Keep `placements` if better: fewer required courses missing, then cheaper."""
+        started = time.monotonic()
         result = check(self.problem, placements, self.weights, self.policy)
+        self.check_s = time.monotonic() - started
         placed = {pl.course for pl in placements}
         missing = [c for c in self.must if c not in placed]
         # A course that must be placed and is not shows up as sessions/pinned/frozen trouble;
@@ -233,10 +237,10 @@ class Run:
         size = FIRST_SIZE
         reserve = self.final_budget()
         while self.left() > reserve + 0.2 and self.best_cost > self.bound:
-            kind, free = self.search.pick(self.best, size, self.costly)
+            kind, free, window = self.search.pick(self.best, size, self.costly)
             limit = min(STEP_LIMIT, max(0.3, self.left() - reserve))
             before = self.best_cost
-            r = self.search.step(self.best, free, limit)
+            r = self.search.step(self.best, free, limit, window=window)
             tried = self.stats.setdefault("neighbourhoods", {})
             tried[kind.split(":")[0]] = tried.get(kind.split(":")[0], 0) + 1
             self.det_used += r.deterministic_time + STEP_OVERHEAD

@@ -1,0 +1,88 @@
+"""Neighbourhood steps: what a step may move and what it must leave where it is."""
+
+from __future__ import annotations
+
+from solver.grid import TimeGrid
+from solver.lns import Search
+from solver.params import SolveParams
+from solver.problem import Placement, Problem
+from solver.solution import RepairPolicy
+from solver.solve import extract
+from tests.solver.factories import (
+    default_weights,
+    make_blackout,
+    make_calendar,
+    make_cohort,
+    make_course,
+    make_problem,
+    make_window,
+    place,
+)
+
+W = default_weights()
+
+
+def search(problem: Problem) -> Search:
+    from solver.domains import DomainBuilder
+
+    builder = DomainBuilder(problem, TimeGrid.of(problem.calendar))
+    return Search(problem, builder, W, RepairPolicy(), SolveParams(workers=1, seed=3), extract)
+
+
+def spread_plan() -> tuple[Problem, list[Placement]]:
+    """One course of four sessions on days 0, 2, 4 and 6 (one period a day); every day but
+    day 7 is softly blacked out, so each session would rather be on day 7."""
+    problem = make_problem(
+        calendar=make_calendar(days=8, periods_per_day=1),
+        courses=[make_course(sessions=4, min_days=1)],
+        blackouts=[make_blackout(window=make_window(0, 6), hard=False)],
+    )
+    return problem, [place("c-1", k, 2 * k) for k in range(4)]
+
+
+def test_a_days_step_moves_only_the_sessions_inside_its_stretch() -> None:
+    problem, current = spread_plan()
+    grid = TimeGrid.of(problem.calendar)
+    window = (grid.slot(5, 0), grid.slot(7, 0))  # days 5-7 hold the last session only
+    r = search(problem).step(current, {"c-1"}, 5.0, window=window)
+    assert r.placements is not None
+    moved = {(p.day, p.period) for p in r.placements} - {(p.day, p.period) for p in current}
+    assert moved == {(7, 0)}  # the session of day 6 went to day 7; days 0, 2, 4 kept theirs
+
+
+def test_a_step_without_a_stretch_may_move_every_session() -> None:
+    problem, current = spread_plan()
+    r = search(problem).step(current, {"c-1"}, 5.0)
+    assert r.placements is not None
+    assert (7, 0) in {(p.day, p.period) for p in r.placements}
+    assert len({(p.day, p.period) for p in r.placements} - {(p.day, p.period) for p in current})
+
+
+def test_a_stretch_holds_whole_days_and_leaves_out_blocks_that_cross_it() -> None:
+    problem = make_problem(
+        calendar=make_calendar(days=6, periods_per_day=2),
+        cohorts=[make_cohort(), make_cohort(id="q-2")],
+        courses=[
+            make_course(sessions=2),
+            make_course(id="b-1", pattern="block", sessions=3, cohorts=["q-2"]),
+        ],
+    )
+    current = [
+        place("c-1", 0, 1, 1),
+        place("c-1", 1, 4, 0),
+        *(place("b-1", k, 2 + k, 0) for k in range(3)),
+    ]
+    grid = TimeGrid.of(problem.calendar)
+    s = search(problem)
+    for seed in range(20):  # whatever session the stretch is centred on
+        s.rng.seed(seed)
+        found = s.stretch(current, 1)
+        assert found is not None
+        free, (lo, hi) = found
+        assert lo % 2 == 0 and hi % 2 == 1  # whole days of two periods
+        slots = {pl.course: set() for pl in current}
+        for pl in current:
+            slots[pl.course].add(grid.slot(pl.day, pl.period))
+        touched = {c for c, xs in slots.items() if any(lo <= x <= hi for x in xs)}
+        crossing = {c for c in touched if not all(lo <= x <= hi for x in slots[c])}
+        assert free == touched - (crossing & {"b-1"})
