@@ -130,6 +130,8 @@ def solve(
             parts.append(f"bound {p.bound}")
         if p.gap is not None:
             parts.append(f"gap {p.gap:.1%}")
+        if p.steps:
+            parts.append(f"neighbourhoods {p.steps}, improved {p.improvements}")
         line["text"] = "  ".join(parts)
         live.update(line["text"])
 
@@ -150,9 +152,12 @@ def print_summary(solution: object) -> None:
     table.add_row("objective", str(solution.objective))
     table.add_row("bound", str(solution.bound))
     table.add_row("gap", "-" if solution.gap is None else f"{solution.gap:.1%}")
-    for key in ("first_feasible_s", "wall_s"):
+    for key in ("first_feasible_s", "wall_s", "lns_steps", "improvements"):
         if key in solution.stats:
             table.add_row(key, str(solution.stats[key]))
+    tried = solution.stats.get("neighbourhoods") or {}
+    if tried:
+        table.add_row("neighbourhoods", ", ".join(f"{k} {n}" for k, n in sorted(tried.items())))
     table.add_row("sessions placed", str(len(solution.placements)))
     table.add_row("courses unscheduled", str(len(solution.unscheduled)))
     for term, cost in solution.breakdown.items():

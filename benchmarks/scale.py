@@ -104,6 +104,33 @@ def _repair(problem: Any, weights: Any, solution: Any, workers: int, seed: int) 
     }
 
 
+def growth(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per scale (in the order first run): mean courses and objective over the runs that found
+    a schedule, the objective per course, and that figure over the first scale's (1.0: the
+    cost grows in proportion to the number of courses)."""
+    by_scale: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        if isinstance(row.get("objective"), int) and row.get("courses"):
+            by_scale.setdefault(row["scale"], []).append(row)
+    curve: list[dict[str, Any]] = []
+    for scale, runs in by_scale.items():
+        courses = sum(r["courses"] for r in runs) / len(runs)
+        objective = sum(r["objective"] for r in runs) / len(runs)
+        per_course = objective / courses
+        first = curve[0]["per_course"] if curve else per_course
+        curve.append(
+            {
+                "scale": scale,
+                "runs": len(runs),
+                "courses": courses,
+                "objective": objective,
+                "per_course": per_course,
+                "vs_first": per_course / first if first else float("nan"),
+            }
+        )
+    return curve
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scales", nargs="+", default=["S"])
@@ -162,6 +189,21 @@ def main(argv: list[str] | None = None) -> None:
             cells.append(f"{v:.1%}" if c == "gap" and isinstance(v, float) else str(v))
         table.add_row(*cells)
     console.print(table)
+    curve = growth(rows)
+    if len(curve) > 1:
+        grown = Table(title="cost growth (1.00 = cost grows like the number of courses)")
+        for c in ("scale", "runs", "courses", "objective", "per course", "vs first"):
+            grown.add_column(c)
+        for g in curve:
+            grown.add_row(
+                g["scale"],
+                str(g["runs"]),
+                f"{g['courses']:,.0f}",
+                f"{g['objective']:,.0f}",
+                f"{g['per_course']:.2f}",
+                f"{g['vs_first']:.2f}",
+            )
+        console.print(grown)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1, default=str)

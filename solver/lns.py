@@ -263,7 +263,7 @@ class Search:
         p.cp_model_presolve = False
         status = solver.solve(sub.model)
         name = solver.status_name(status)
-        if status == cp.OPTIMAL and not fixed:
+        if status == cp.OPTIMAL and not fixed and window is None:
             name = "OPTIMAL_ALL"  # nothing was fixed: the whole plan is optimal
         if status in (cp.OPTIMAL, cp.FEASIBLE):
             folded = [pl for pl in current if pl.course not in sub.courses]

@@ -21,7 +21,7 @@ from solver.construct import construct
 from solver.domains import DomainBuilder
 from solver.explain import conflicting_rules
 from solver.grid import TimeGrid
-from solver.lns import Search, group, set_hints
+from solver.lns import Search, StepResult, group, set_hints
 from solver.model import ModelVars, build_model
 from solver.params import SolveParams
 from solver.precheck import precheck
@@ -38,6 +38,8 @@ class Progress:
     objective: int | None = None
     bound: int | None = None
     gap: float | None = None
+    steps: int = 0  # neighbourhoods tried so far
+    improvements: int = 0  # schedules that were better than the best before them
 
 
 ProgressFn = Callable[[Progress], None]
@@ -115,6 +117,8 @@ STEP_OVERHEAD = 0.05
 # the time limit (on S every unit group is proven optimal in ~0.8 s; M and L gain up to 10 s).
 BOUND_BUDGET = 5.0
 BOUND_SHARE = 0.08
+# Seconds kept in hand at the end of a solve to assemble the answer.
+END_MARGIN = 0.05
 # Improvement steps: seconds per neighbourhood and courses in the first one (it adapts).
 STEP_LIMIT = 1.0
 FIRST_SIZE = 15
@@ -168,8 +172,9 @@ class Run:
         if self.stop is not None and self.stop():
             self.stats["stopped_early"] = True
             return 0.0
-        # A step's result still has to be checked: keep the last check's time in hand.
-        wall_left = self.params.time_limit - self.elapsed() - self.check_s
+        # A step's result still has to be checked and the answer assembled: keep the last
+        # check's time and a margin in hand (CP-SAT overruns its limit by a few ms too).
+        wall_left = self.params.time_limit - self.elapsed() - self.check_s - END_MARGIN
         if self.params.workers == 1:
             guard = 3 * self.params.time_limit - self.elapsed()
             return min(self.params.time_limit - self.det_used, guard)
@@ -205,9 +210,22 @@ class Run:
                 per_course[c.course] += c.cost
         self.costly = sorted(per_course, key=lambda k: -per_course[k])
         self.improvements += 1
-        gap = gap_of(self.best_cost, self.bound)
-        self.report(Progress(self.elapsed(), source, self.best_cost, self.bound, gap))
+        self.progress(source)
         return True
+
+    def progress(self, phase: str) -> None:
+        gap = gap_of(self.best_cost, self.bound)
+        self.report(
+            Progress(
+                self.elapsed(),
+                phase,
+                self.best_cost,
+                self.bound,
+                gap,
+                self.steps,
+                self.improvements,
+            )
+        )
 
     def complete(self, unplaced: Sequence[str]) -> None:
         """Place what the construction could not, re-placing its neighbours as needed."""
@@ -216,17 +234,28 @@ class Run:
             seeds = self.missing[:3]
             free = self.search.around(seeds, self.best, size)
             limit = min(max(1.0, self.left() / 4), 5.0)
-            result = self.step(free, limit, first_solution=True)
+            result = self.step("complete", free, limit, first_solution=True).placements
             if result is None or not self.offer(result, "complete"):
                 size = min(400, int(size * 1.6) + 1)
             if size >= 400 and self.elapsed() > self.params.time_limit / 2:
                 break
 
-    def step(self, free: set[str], limit: float, first_solution: bool) -> list[Placement] | None:
-        r = self.search.step(self.best, free, limit, first_solution)
+    def step(
+        self,
+        kind: str,
+        free: set[str],
+        limit: float,
+        first_solution: bool = False,
+        window: tuple[int, int] | None = None,
+    ) -> StepResult:
+        """One neighbourhood step from the best schedule, counted and reported."""
+        r = self.search.step(self.best, free, limit, first_solution, window)
         self.det_used += r.deterministic_time + STEP_OVERHEAD
         self.steps += 1
-        return r.placements
+        tried = self.stats.setdefault("neighbourhoods", {})
+        tried[kind] = tried.get(kind, 0) + 1
+        self.progress(f"searching ({kind})")
+        return r
 
     def improve(self) -> None:
         """Neighbourhood search until the time left is what the final full solve needs."""
@@ -240,11 +269,7 @@ class Run:
             kind, free, window = self.search.pick(self.best, size, self.costly)
             limit = min(STEP_LIMIT, max(0.3, self.left() - reserve))
             before = self.best_cost
-            r = self.search.step(self.best, free, limit, window=window)
-            tried = self.stats.setdefault("neighbourhoods", {})
-            tried[kind.split(":")[0]] = tried.get(kind.split(":")[0], 0) + 1
-            self.det_used += r.deterministic_time + STEP_OVERHEAD
-            self.steps += 1
+            r = self.step(kind.split(":")[0], free, limit, window=window)
             if r.placements is not None:
                 self.offer(r.placements, f"lns:{kind}")
             if r.status == "OPTIMAL_ALL":
@@ -282,9 +307,7 @@ class Run:
                 self.stats["repair_settled"] = "nothing changed"
                 return True
             free = self.search.around(changed, self.best, max(FIRST_SIZE, len(changed)))
-            r = self.search.step(self.best, free, min(STEP_LIMIT, self.left()))
-            self.det_used += r.deterministic_time + STEP_OVERHEAD
-            self.steps += 1
+            r = self.step("repair", free, min(STEP_LIMIT, self.left()))
             if r.placements is not None and self.offer(r.placements, "repair"):
                 continue  # better found near the event: look again around what changed now
             if r.status in ("OPTIMAL", "OPTIMAL_ALL"):

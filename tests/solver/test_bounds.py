@@ -3,7 +3,6 @@ term-by-term counts where the time terms trade off against each other."""
 
 from __future__ import annotations
 
-from typing import Any
 from unittest.mock import patch
 
 import pytest
@@ -19,15 +18,8 @@ from solver.model import build_model
 from solver.params import SolveParams
 from solver.problem import (
     Blackout,
-    Calendar,
-    Cohort,
-    Course,
     Problem,
-    Site,
-    Trainer,
-    Unit,
     Weights,
-    Window,
 )
 from solver.scenarios import generate
 from solver.solution import RepairPolicy
@@ -43,6 +35,7 @@ from tests.solver.factories import (
     make_unit,
     make_window,
 )
+from tests.solver.strategies import TIMED, problems
 
 
 def bound_of(problem: Problem, weights: Weights, time_limit: float = 2.0) -> int:
@@ -68,97 +61,6 @@ def optimum(problem: Problem, weights: Weights) -> int | None:
 # Generated plans: the bound never passes the optimum
 
 
-@st.composite
-def plans(draw: st.DrawFn) -> Problem:
-    """Small plans rich in the time terms: half-day sessions, shared cohorts, capped units,
-    courses of several units, soft blackouts of every scope."""
-    days = draw(st.integers(2, 6))
-    ppd = draw(st.integers(1, 3))
-    sites = [
-        Site(id=f"s{i}", capacity=draw(st.integers(20, 80)), capacity_hard=draw(st.booleans()))
-        for i in range(draw(st.integers(1, 2)))
-    ]
-    trainers = [
-        Trainer(
-            id=f"t{i}",
-            topics=["law"],
-            unavailable=[make_window(a, a)] if (a := draw(st.integers(-1, days - 1))) >= 0 else [],
-            max_sessions_per_week=draw(st.none() | st.integers(1, 3)),
-        )
-        for i in range(draw(st.integers(1, 2)))
-    ]
-    units = [
-        Unit(id=f"u{i}", headcount=100, away_cap=draw(st.none() | st.sampled_from([0.1, 0.3])))
-        for i in range(draw(st.integers(1, 2)))
-    ]
-    cohorts = [
-        Cohort(id=f"q{i}", unit=draw(st.sampled_from(units)).id, size=draw(st.integers(5, 30)))
-        for i in range(draw(st.integers(1, 3)))
-    ]
-    courses = []
-    for i in range(draw(st.integers(1, 4))):
-        pattern = draw(st.sampled_from(["block", "spread"]))
-        sessions = draw(st.integers(1, 3))
-        fields: dict[str, Any] = {
-            "id": f"c{i}",
-            "sessions": sessions,
-            "length": draw(st.integers(1, ppd)),
-            "pattern": pattern,
-            "cohorts": draw(
-                st.lists(st.sampled_from([q.id for q in cohorts]), min_size=1, unique=True)
-            ),
-            "required": draw(st.booleans()),
-            "priority": draw(st.integers(1, 3)),
-        }
-        if draw(st.booleans()):
-            fields["trainer"] = draw(st.sampled_from(trainers)).id
-        else:
-            fields["topic"] = "law"
-        if pattern == "spread" and sessions > 1:
-            fields["min_days"] = draw(st.integers(1, sessions))
-        if draw(st.booleans()):
-            fields["preferred_sites"] = [draw(st.sampled_from(sites)).id]
-        if draw(st.booleans()):
-            lo = draw(st.integers(0, days - 1))
-            fields["earliest"], fields["latest"] = lo, draw(st.integers(lo, days - 1))
-        courses.append(Course(**fields))
-    blackouts = []
-    for _ in range(draw(st.integers(0, 3))):
-        scope = draw(st.sampled_from(["plan", "unit", "cohort", "site", "trainer", "course"]))
-        pool: dict[str, list[Any]] = {
-            "unit": units,
-            "cohort": cohorts,
-            "site": sites,
-            "trainer": trainers,
-            "course": courses,
-        }
-        a = draw(st.integers(0, days - 1))
-        blackouts.append(
-            Blackout(
-                scope=scope,
-                target=None if scope == "plan" else draw(st.sampled_from(pool[scope])).id,
-                hard=draw(st.booleans()),
-                weight=draw(st.none() | st.integers(1, 30)),
-                window=Window(
-                    first=a,
-                    last=draw(st.integers(a, days - 1)),
-                    periods=draw(
-                        st.none() | st.lists(st.integers(0, ppd - 1), min_size=1, unique=True)
-                    ),
-                ),
-            )
-        )
-    return Problem(
-        calendar=Calendar(days=days, periods_per_day=ppd),
-        sites=sites,
-        trainers=trainers,
-        units=units,
-        cohorts=cohorts,
-        courses=courses,
-        blackouts=blackouts,
-    )
-
-
 weight_sets = st.fixed_dictionaries(
     {term: st.sampled_from([0, 1, 7, 30]) for term in Weights.model_fields}
 ).map(lambda w: Weights(**w))
@@ -166,7 +68,7 @@ weight_sets = st.fixed_dictionaries(
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    problem=plans(),
+    problem=problems(TIMED),
     weights=st.one_of(st.just(default_weights()), weight_sets),
     split=st.booleans(),
 )

@@ -32,7 +32,7 @@ from tests.solver.factories import (
     make_window,
     place,
 )
-from tests.solver.test_properties import problems
+from tests.solver.strategies import problems
 
 
 @cache

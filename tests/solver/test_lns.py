@@ -86,3 +86,16 @@ def test_a_stretch_holds_whole_days_and_leaves_out_blocks_that_cross_it() -> Non
         touched = {c for c, xs in slots.items() if any(lo <= x <= hi for x in xs)}
         crossing = {c for c in touched if not all(lo <= x <= hi for x in slots[c])}
         assert free == touched - (crossing & {"b-1"})
+
+
+def test_a_days_step_over_every_course_proves_nothing_about_the_plan() -> None:
+    # Every course is free but the sessions outside the stretch are fixed: an optimal answer
+    # is optimal for the stretch only, not for the plan (comp01 once stopped at 6, "optimal",
+    # where 5 exists).
+    problem, current = spread_plan()
+    grid = TimeGrid.of(problem.calendar)
+    s = search(problem)
+    within = s.step(current, {"c-1"}, 5.0, window=(grid.slot(0, 0), grid.slot(1, 0)))
+    assert within.status == "OPTIMAL"
+    whole = s.step(current, {"c-1"}, 5.0)
+    assert whole.status == "OPTIMAL_ALL"

@@ -429,3 +429,16 @@ def test_a_repair_stops_once_nothing_near_the_event_does_better() -> None:
     assert all(pl.trainer == "t-1" for pl in s.placements)
     # It ended long before its limit (deterministic time; wall time is not asserted).
     assert s.stats["lns_steps"] <= 3
+
+
+def test_progress_counts_every_neighbourhood_and_improvement() -> None:
+    from solver.scenarios import generate
+    from solver.solve import Progress
+
+    seen: list[Progress] = []
+    problem = generate("S", 2).problem
+    s = solve(problem, W, SolveParams(time_limit=3, workers=1, seed=2), progress=seen.append)
+    steps = [p.steps for p in seen]
+    assert steps == sorted(steps) and steps[-1] == s.stats["lns_steps"] >= 1
+    assert seen[-1].improvements == s.stats["improvements"]
+    assert any(p.phase.startswith("searching") for p in seen)
