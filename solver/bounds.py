@@ -116,7 +116,7 @@ def time_domain(
     starts: set[int] = set()
     for site_id in dom.sites:
         site = problem.site_by_id[site_id]
-        if not (site.capacity_hard and attendance > site.capacity):
+        if not site.too_small(attendance):
             starts |= dom.site_starts(site_id)
     starts &= dom.starts()
     step = builder.grid.periods_per_day if course.pattern == "block" else 0
@@ -163,7 +163,7 @@ def site_costs_bound(
         cheapest: int | None = None
         for site_id in dom.sites:
             site = problem.site_by_id[site_id]
-            if site.capacity_hard and attendance > site.capacity:
+            if site.too_small(attendance):
                 continue
             if not dom.site_starts(site_id) & times.starts[course.id]:
                 continue

@@ -167,7 +167,6 @@ class Greedy:
         self.problem, self.grid, self.weights = problem, grid, weights
         self.builder = builder or DomainBuilder(problem, grid)
         by_slot = range(grid.n_slots)
-        units = {u.id: u for u in problem.units}
         caps = {
             u.id: math.floor(u.away_cap * u.headcount + 1e-9)
             for u in problem.units
@@ -178,11 +177,7 @@ class Greedy:
             grid.n_slots,
             weeks=[grid.week_of_day[grid.day_of(x)] for x in by_slot],
             months=[grid.month_of_day[grid.day_of(x)] for x in by_slot],
-            capped={
-                q.id: (q.unit, q.size)
-                for q in problem.cohorts
-                if q.unit in caps and q.unit in units
-            },
+            capped={q.id: (q.unit, q.size) for q in problem.cohorts if q.unit in caps},
         )
         self.sites = {s.id: s for s in problem.sites}
         self.trainers = {t.id: t for t in problem.trainers}
@@ -316,11 +311,7 @@ class Greedy:
 
     def usable_sites(self, opts: CourseOptions) -> list[str]:
         """Allowed sites big enough when their capacity is hard, in the course's order."""
-        return [
-            site
-            for site in opts.dom.sites
-            if not (self.sites[site].capacity_hard and opts.attendance > self.sites[site].capacity)
-        ]
+        return [site for site in opts.dom.sites if not self.sites[site].too_small(opts.attendance)]
 
     def cohorts_busy(self, course: Course) -> int:
         busy = 0
@@ -709,9 +700,10 @@ def kept_whole_courses(
     for course_id in broken:
         opts = greedy.options[course_id]
         pls = sorted(by_course[course_id], key=lambda p: p.session)
-        retrained = with_free_trainers(greedy, opts, pls, slots_of(grid, pls))
-        if retrained is not None and legal_as_kept(greedy, opts, retrained, slots_of(grid, pls)):
-            out[course_id] = renumbered(opts.course, retrained, slots_of(grid, pls))
+        slots = slots_of(grid, pls)
+        retrained = with_free_trainers(greedy, opts, pls, slots)
+        if retrained is not None and legal_as_kept(greedy, opts, retrained, slots):
+            out[course_id] = renumbered(opts.course, retrained, slots)
     return out
 
 
@@ -789,7 +781,7 @@ def kept_session_legal(
     at = bisect.bisect_left(starts, start)
     if site is None or at == len(starts) or starts[at] != start:
         return False
-    if site.capacity_hard and opts.attendance > site.capacity:
+    if site.too_small(opts.attendance):
         return False
     if pl.trainer not in opts.trainers:
         return False

@@ -64,7 +64,6 @@ class DomainBuilder:
         self.grid = grid
         self._window_cache: dict[tuple[object, ...], frozenset[int]] = {}
         self._free_cache: dict[tuple[frozenset[int], int], frozenset[int]] = {}
-        self._working: dict[int, frozenset[int]] = {}
         self._days: dict[tuple[int, int, int], frozenset[int]] = {}
         self._block: dict[tuple[int, frozenset[int]], frozenset[int]] = {}
         self._inside: dict[tuple[str, int], frozenset[int]] = {}

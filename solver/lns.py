@@ -20,7 +20,7 @@ from ortools.sat.python import cp_model as cp
 
 from solver.domains import CourseDomains, DomainBuilder
 from solver.grid import TimeGrid
-from solver.model import BuildOptions, CourseVars, ModelVars, build_model
+from solver.model import BuildOptions, CourseVars, ModelVars, SessionVars, build_model
 from solver.params import SolveParams
 from solver.problem import Placement, Problem, Weights
 from solver.solution import RepairPolicy
@@ -82,6 +82,16 @@ def span_of(placements: Sequence[Placement], grid: TimeGrid) -> dict[str, tuple[
     return spans
 
 
+def fitting_slot(sv: SessionVars, pl: Placement, grid: TimeGrid) -> int | None:
+    """The start slot of `pl` if this session's variables can take it there (its time, site
+    and trainer among their options), else None."""
+    day = grid.day_index(pl.day)
+    if day is None or pl.site not in sv.sites or pl.trainer not in sv.trainers:
+        return None
+    slot = grid.slot(day, pl.period)
+    return slot if slot in sv.domain else None
+
+
 def fixed_values(cv: CourseVars, pls: list[Placement], mv: ModelVars) -> dict[int, int] | None:
     """Variable index -> value that pins a course to its placements (None if they don't fit)."""
     grid = mv.grid
@@ -90,11 +100,8 @@ def fixed_values(cv: CourseVars, pls: list[Placement], mv: ModelVars) -> dict[in
     if len(ordered) != len(cv.sessions):
         return None
     for sv, pl in zip(cv.sessions, ordered, strict=True):
-        day = grid.day_index(pl.day)
-        if day is None or pl.site not in sv.sites or pl.trainer not in sv.trainers:
-            return None
-        slot = grid.slot(day, pl.period)
-        if slot not in sv.domain:
+        slot = fitting_slot(sv, pl, grid)
+        if slot is None:
             return None
         if cv.block_start is not None:
             if sv.index == 0:
@@ -127,17 +134,11 @@ def keep_outside(
     are ordered in time, so the free ones stay between their fixed neighbours."""
     if cv.course.pattern == "block" or len(pls) != len(cv.sessions):
         return
-    grid = mv.grid
     ordered = sorted(pls, key=lambda p: p.session)
     for sv, pl in zip(cv.sessions, ordered, strict=True):
-        day = grid.day_index(pl.day)
-        if day is None:
-            return
-        slot = grid.slot(day, pl.period)
-        if window[0] <= slot <= window[1]:
-            continue
-        if slot not in sv.domain or pl.site not in sv.sites or pl.trainer not in sv.trainers:
-            continue  # cannot stay (the rules changed): leave it free
+        slot = fitting_slot(sv, pl, mv.grid)
+        if slot is None or window[0] <= slot <= window[1]:
+            continue  # in the stretch, or cannot stay (the rules changed): free
         mv.model.add(sv.start == slot)
         mv.model.add(sv.sites[pl.site] == 1)
         mv.model.add(sv.trainers[pl.trainer] == 1)

@@ -360,7 +360,7 @@ def add_site_choice(
     chosen: dict[str, Lit] = {}
     for site_id, restrictions in dom.sites.items():
         site = sites[site_id]
-        too_small = site.capacity_hard and attendance > site.capacity
+        too_small = site.too_small(attendance)
         if too_small and not options.explain:
             continue
         allowed = starts if options.explain else dom.site_starts(site_id)

@@ -126,6 +126,10 @@ class Site(_Model):
     )
     closures: list[Window] = Field(default_factory=list)
 
+    def too_small(self, attendance: int) -> bool:
+        """Cannot hold `attendance` trainees: its capacity is hard and smaller."""
+        return self.capacity_hard and attendance > self.capacity
+
 
 class Trainer(_Model):
     """Someone who teaches: topics, when they cannot, and how much they should."""
