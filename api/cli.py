@@ -157,7 +157,11 @@ def print_summary(solution: object) -> None:
             table.add_row(key, str(solution.stats[key]))
     tried = solution.stats.get("neighbourhoods") or {}
     if tried:
-        table.add_row("neighbourhoods", ", ".join(f"{k} {n}" for k, n in sorted(tried.items())))
+        gains = solution.stats.get("gains") or {}
+        table.add_row(
+            "neighbourhoods (tried, cost saved)",
+            ", ".join(f"{k} {n} (-{gains.get(k, 0)})" for k, n in sorted(tried.items())),
+        )
     table.add_row("sessions placed", str(len(solution.placements)))
     table.add_row("courses unscheduled", str(len(solution.unscheduled)))
     for term, cost in solution.breakdown.items():

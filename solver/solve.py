@@ -269,9 +269,12 @@ class Run:
             kind, free, window = self.search.pick(self.best, size, self.costly)
             limit = min(STEP_LIMIT, max(0.3, self.left() - reserve))
             before = self.best_cost
-            r = self.step(kind.split(":")[0], free, limit, window=window)
-            if r.placements is not None:
-                self.offer(r.placements, f"lns:{kind}")
+            family = kind.split(":")[0]
+            r = self.step(family, free, limit, window=window)
+            if r.placements is not None and self.offer(r.placements, f"lns:{kind}"):
+                # What each kind of neighbourhood has bought: where the search's time pays.
+                gains = self.stats.setdefault("gains", {})
+                gains[family] = gains.get(family, 0) + before - self.best_cost
             if r.status == "OPTIMAL_ALL":
                 self.proven = True
                 self.stats["model_objective"] = r.model_objective

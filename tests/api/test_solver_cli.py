@@ -27,6 +27,9 @@ def test_generate_solve_and_check_a_city_year(tmp_path: Path) -> None:
     stats = answer["stats"]
     assert stats["lns_steps"] >= 1
     assert sum(stats["neighbourhoods"].values()) == stats["lns_steps"]
+    # Savings are named by the kinds tried, and each counts only what lowered the cost.
+    gains = stats.get("gains", {})
+    assert set(gains) <= set(stats["neighbourhoods"]) and all(g > 0 for g in gains.values())
     for row in ("objective", "gap", "lns_steps", "improvements", "neighbourhoods"):
         assert row in solved.output
     checked = runner.invoke(app, ["check", str(problem), str(schedule)])
