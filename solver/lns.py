@@ -38,6 +38,15 @@ class StepResult:
     status: str
     deterministic_time: float
     model_objective: int | None = None
+    start_objective: int | None = None  # where the step started, in its model's terms
+
+    @property
+    def better(self) -> bool:
+        """The schedule found costs less than the one the step started from (True when
+        unknown: the checker decides)."""
+        if self.start_objective is None or self.model_objective is None:
+            return self.placements is not None
+        return self.placements is not None and self.model_objective < self.start_objective
 
 
 @dataclass
@@ -144,9 +153,11 @@ def keep_outside(
         mv.model.add(sv.trainers[pl.trainer] == 1)
 
 
-def complete_hint(model: cp.CpModel, time_limit: float) -> bool:
+def complete_hint(model: cp.CpModel, time_limit: float) -> int | None:
     """Extend `model`'s hint (placements only) to every variable: the costs, counts and
-    indicators that follow from the placements. True if done.
+    indicators that follow from the placements. Returns the hint's objective in this model
+    (None if not done): a step's result is better than where it started exactly when its
+    objective is lower, since the fixed courses add the same constant to both.
 
     CP-SAT completes a partial hint by search, and its first completion is far from the best
     values of the cost variables (an S repair neighbourhood: 4,324 where the placements cost
@@ -165,13 +176,13 @@ def complete_hint(model: cp.CpModel, time_limit: float) -> bool:
     p.max_deterministic_time = time_limit
     p.max_time_in_seconds = 4 * time_limit
     if solver.solve(copy) not in (cp.OPTIMAL, cp.FEASIBLE):
-        return False
+        return None
     values = solver.response_proto.solution
     model.clear_hints()  # type: ignore[no-untyped-call]
     hint = model.proto.solution_hint
     hint.vars.extend(range(len(values)))
     hint.values.extend(values)
-    return True
+    return round(solver.objective_value)
 
 
 def group(placements: Sequence[Placement]) -> dict[str, list[Placement]]:
@@ -240,10 +251,11 @@ class Search:
                 if course_id in sub.courses and by_course.get(course_id):
                     keep_outside(sub, sub.courses[course_id], by_course[course_id], window)
         pending = [sub.courses[c].present for c in sorted(relaxed & free) if c in sub.courses]
+        start_objective = None
         if first_solution and pending:
             sub.model.add(sum(pending) >= 1)
         else:
-            complete_hint(sub.model, HINT_LIMIT * time_limit)
+            start_objective = complete_hint(sub.model, HINT_LIMIT * time_limit)
         solver = cp.CpSolver()
         p = solver.parameters
         p.num_workers = self.params.workers
@@ -273,6 +285,7 @@ class Search:
                 name,
                 solver.deterministic_time,
                 round(solver.objective_value),
+                start_objective,
             )
         return StepResult(None, name, solver.deterministic_time)
 

@@ -271,7 +271,7 @@ class Run:
             before = self.best_cost
             family = kind.split(":")[0]
             r = self.step(family, free, limit, window=window)
-            if r.placements is not None and self.offer(r.placements, f"lns:{kind}"):
+            if r.better and r.placements is not None and self.offer(r.placements, f"lns:{kind}"):
                 # What each kind of neighbourhood has bought: where the search's time pays.
                 gains = self.stats.setdefault("gains", {})
                 gains[family] = gains.get(family, 0) + before - self.best_cost
@@ -311,7 +311,7 @@ class Run:
                 return True
             free = self.search.around(changed, self.best, max(FIRST_SIZE, len(changed)))
             r = self.step("repair", free, min(STEP_LIMIT, self.left()))
-            if r.placements is not None and self.offer(r.placements, "repair"):
+            if r.better and r.placements is not None and self.offer(r.placements, "repair"):
                 continue  # better found near the event: look again around what changed now
             if r.status in ("OPTIMAL", "OPTIMAL_ALL"):
                 self.stats["repair_settled"] = "proven"

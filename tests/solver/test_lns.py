@@ -99,3 +99,20 @@ def test_a_days_step_over_every_course_proves_nothing_about_the_plan() -> None:
     assert within.status == "OPTIMAL"
     whole = s.step(current, {"c-1"}, 5.0)
     assert whole.status == "OPTIMAL_ALL"
+
+
+def test_a_step_says_whether_it_beat_where_it_started_as_the_checker_does() -> None:
+    from solver.checker import check
+
+    problem, current = spread_plan()
+    s = search(problem)
+    before = check(problem, current, W, RepairPolicy()).objective
+    r = s.step(current, {"c-1"}, 5.0)
+    assert r.placements is not None and r.better
+    after = check(problem, r.placements, W, RepairPolicy()).objective
+    assert r.start_objective is not None and r.model_objective is not None
+    assert after - before == r.model_objective - r.start_objective < 0
+    # From the best schedule there is nothing better: the step says so, and the run need not
+    # check its schedule again.
+    again = s.step(r.placements, {"c-1"}, 5.0)
+    assert again.status == "OPTIMAL_ALL" and not again.better
