@@ -2,10 +2,11 @@
 when CP-SAT's bound on the whole plan is weak.
 
 The objective is a sum of terms, so bounds on disjoint parts of it add up. The terms of time
-alone (soft blackouts of the plan, a unit, cohort or course; spread days; compactness; density;
-courses left out) are bounded per group of courses that share none of them with another group,
-by a relaxation CP-SAT solves with sites and trainers dropped; site costs, the plan's load peak
-and trainers' load are bounded by counting.
+(soft blackouts; spread days; compactness; density; courses left out) and what a session pays
+for its site and trainer (capacity overflow, a site not preferred, their soft blackouts, at the
+least at each start) are bounded per group of courses that share none of them with another
+group, by a relaxation CP-SAT solves with sites and trainers dropped; the plan's load peak and
+trainers' load are bounded by counting.
 """
 
 from __future__ import annotations
@@ -49,30 +50,34 @@ def lower_bound(
     builder = builder or DomainBuilder(problem, grid)
     times = CourseTimes.of(problem, builder, weights)
     return (
-        site_costs_bound(problem, builder, weights, times)
-        + load_peak_bound(problem, builder, weights)
+        load_peak_bound(problem, builder, weights)
         + trainer_load_bound(problem, builder, weights, times)
         + time_terms_bound(problem, builder, weights, times, time_limit)
     )
 
 
+Costed = list[tuple[frozenset[int], int]]  # soft blackouts: (slots covered, cost per session)
+
+
 @dataclass(frozen=True)
 class CourseTimes:
-    """Per course: where it may start as far as time alone tells (`time_domain`), and the
-    soft blackouts that apply to it whatever its site and trainer, as (slots, cost)."""
+    """Per course: where it may start as far as time alone tells (`time_domain`), the soft
+    blackouts that apply to it whatever its site and trainer, as (slots, cost), and the least
+    its site and trainer cost at each start (`resource_costs`)."""
 
     starts: dict[str, frozenset[int]]
-    blackouts: dict[str, list[tuple[frozenset[int], int]]]
+    blackouts: dict[str, Costed]
     free: dict[tuple[str, int], frozenset[int]]  # (trainer, length) -> session starts they can
+    resources: dict[str, dict[int, int]] = field(default_factory=dict)
 
     @staticmethod
     def of(problem: Problem, builder: DomainBuilder, weights: Weights) -> CourseTimes:
         # Blackouts indexed by what they name: matching each to each course is slow on a
         # national plan (10,000 courses, hundreds of blackouts).
-        named: dict[tuple[str, str | None], list[tuple[frozenset[int], int]]] = defaultdict(list)
+        named: dict[tuple[str, str | None], Costed] = defaultdict(list)
         for b in problem.blackouts:
             cost = weights.soft_blackout if b.weight is None else b.weight
-            if not b.hard and b.scope not in ("site", "trainer") and cost:
+            if not b.hard and cost:
                 named[(b.scope, b.target)].append((builder.covered(b.window), cost))
         unit_of = {q.id: q.unit for q in problem.cohorts}
         blackouts = {}
@@ -86,19 +91,104 @@ class CourseTimes:
             ]
         free: dict[tuple[str, int], frozenset[int]] = {}
         starts = {c.id: time_domain(problem, builder, c, free) for c in problem.courses}
-        return CourseTimes(starts, blackouts, free)
+        resources = {
+            c.id: resource_costs(problem, builder, weights, c, starts[c.id], free, named)
+            for c in problem.courses
+        }
+        return CourseTimes(starts, blackouts, free, resources)
 
     def start_costs(
         self, builder: DomainBuilder, course: Course, slots: Iterable[int]
     ) -> dict[int, int]:
         """What a session of the course starting at each of `slots` pays in these blackouts
         (slots that pay nothing are left out)."""
-        slots = frozenset(slots)
-        cost_at: dict[int, int] = defaultdict(int)
-        for covered, cost in self.blackouts[course.id]:
-            for s in slots - builder.starts_avoiding(covered, course.length):
-                cost_at[s] += cost
-        return dict(cost_at)
+        return blackout_costs(builder, course.length, frozenset(slots), self.blackouts[course.id])
+
+    def costs_at(self, builder: DomainBuilder, course: Course) -> dict[int, int]:
+        """The least a course pays at each of its starts (a block: for the whole block) in
+        soft blackouts and for its site and trainer; starts that pay nothing are left out."""
+        starts = self.starts[course.id]
+        ppd = builder.grid.periods_per_day
+        block = course.pattern == "block"
+        offsets = [k * ppd for k in range(course.sessions)] if block else [0]
+        at = self.start_costs(builder, course, {s + o for s in starts for o in offsets})
+        resources = self.resources.get(course.id, {})
+        out = {s: sum(at.get(s + o, 0) for o in offsets) + resources.get(s, 0) for s in starts}
+        return {s: c for s, c in out.items() if c}
+
+
+def blackout_costs(
+    builder: DomainBuilder, length: int, slots: frozenset[int], blackouts: Costed
+) -> dict[int, int]:
+    """What a session of `length` starting at each of `slots` pays in `blackouts` (slots that
+    pay nothing are left out)."""
+    cost_at: dict[int, int] = defaultdict(int)
+    for covered, cost in blackouts:
+        for s in slots - builder.starts_avoiding(covered, length):
+            cost_at[s] += cost
+    return dict(cost_at)
+
+
+def resource_costs(
+    problem: Problem,
+    builder: DomainBuilder,
+    weights: Weights,
+    course: Course,
+    starts: frozenset[int],
+    free: dict[tuple[str, int], frozenset[int]],
+    named: dict[tuple[str, str | None], Costed],
+) -> dict[int, int]:
+    """The least a course pays at each of its starts (a block: for the whole block, held at
+    one site) for where and by whom it is held: seats over a soft capacity, a site it does not
+    prefer, the site's and the trainer's soft blackouts. Each site and trainer is taken on its
+    own, free of the others' courses: a bound, not a schedule, but one the relaxation can
+    trade against the time terms (a sole trainer's soft blackout over the cheap weeks)."""
+    if not starts:
+        return {}
+    dom = builder.course_domains(course)
+    ppd, attendance = builder.grid.periods_per_day, problem.attendance(course)
+    offsets = [k * ppd for k in range(course.sessions)] if course.pattern == "block" else [0]
+    sessions = frozenset(s + o for s in starts for o in offsets)
+    sites: list[tuple[frozenset[int], int, dict[int, int]]] = []
+    for site_id in dom.sites:
+        site = problem.site_by_id[site_id]
+        usable = dom.site_starts(site_id) & starts
+        if site.too_small(attendance) or not usable:
+            continue
+        each = 0
+        if not site.capacity_hard:
+            each += weights.capacity_overflow * max(0, attendance - site.capacity)
+        if course.preferred_sites and site_id not in course.preferred_sites:
+            each += weights.preferred_site
+        hit = blackout_costs(builder, course.length, sessions, named.get(("site", site_id), []))
+        extra = {s: sum(hit.get(s + o, 0) for o in offsets) for s in usable} if hit else {}
+        sites.append((usable, each * len(offsets), {s: c for s, c in extra.items() if c}))
+    trainers = []
+    for trainer_id in dom.trainers:
+        usable = sessions & trainer_starts(builder, dom, trainer_id, free)
+        costed = named.get(("trainer", trainer_id), [])
+        trainers.append((usable, 0, blackout_costs(builder, course.length, usable, costed)))
+    per_session = least_at(trainers) if any(extra for _, _, extra in trainers) else {}
+    out = least_at(sites)
+    for s in starts:
+        out[s] = out.get(s, 0) + sum(per_session.get(s + o, 0) for o in offsets)
+    return {s: c for s, c in out.items() if c}
+
+
+def least_at(options: Sequence[tuple[frozenset[int], int, dict[int, int]]]) -> dict[int, int]:
+    """Per start, the cheapest of the options that can take it: each option is the starts it
+    can take, its cost at any of them and what some of them cost on top."""
+    best: dict[int, int] = {}
+    for usable, each, extra in sorted(options, key=lambda o: o[1]):
+        if not extra:  # cheapest first: a start taken already costs no more
+            best.update(dict.fromkeys(usable - best.keys(), each))
+    for usable, each, extra in options:
+        if extra:
+            for s in usable:
+                cost = each + extra.get(s, 0)
+                if cost < best.get(s, cost + 1):
+                    best[s] = cost
+    return best
 
 
 def time_domain(
@@ -146,35 +236,7 @@ def trainer_starts(
 
 
 # ---------------------------------------------------------------------------------------------
-# Sites, the plan's load, trainers' load
-
-
-def site_costs_bound(
-    problem: Problem, builder: DomainBuilder, weights: Weights, times: CourseTimes
-) -> int:
-    """Per session of a required course: the cheapest of its sites in soft capacity and
-    preferred sites (a session must be held somewhere, when a trainer can teach it)."""
-    total = 0
-    for course in problem.courses:
-        if not course.required:
-            continue
-        dom = builder.course_domains(course)
-        attendance = problem.attendance(course)
-        cheapest: int | None = None
-        for site_id in dom.sites:
-            site = problem.site_by_id[site_id]
-            if site.too_small(attendance):
-                continue
-            if not dom.site_starts(site_id) & times.starts[course.id]:
-                continue
-            cost = 0
-            if not site.capacity_hard:
-                cost += weights.capacity_overflow * max(0, attendance - site.capacity)
-            if course.preferred_sites and site_id not in course.preferred_sites:
-                cost += weights.preferred_site
-            cheapest = cost if cheapest is None else min(cheapest, cost)
-        total += (cheapest or 0) * course.sessions
-    return total
+# The plan's load, trainers' load
 
 
 def load_peak_bound(problem: Problem, builder: DomainBuilder, weights: Weights) -> int:
@@ -591,21 +653,19 @@ def add_course_sessions(
     """A block course: a literal per block start, a session on each of its days. A spread
     course: the j-th of its sessions on a day (as many as the day's starts fit), paying at
     least the j-th cheapest start there, and with `by_slot` a literal per start as well.
-    Only the primary part of a course pays its soft blackouts and spread days."""
+    Only the primary part of a course pays its own costs: soft blackouts, the least for its
+    site and trainer (`CourseTimes.costs_at`) and spread days."""
     ppd = builder.grid.periods_per_day
     course, starts = part.course, times.starts[part.course.id]
-    step = ppd if course.pattern == "block" else 0
-    slots = {s + k * step for s in starts for k in range(course.sessions)}
-    cost_at = times.start_costs(builder, course, slots) if part.primary else {}
+    cost_at = times.costs_at(builder, course) if part.primary else {}
     out = CourseSessions()
     if course.pattern == "block":
         chosen = []
         for s in sorted(starts):
             x = m.new_bool_var(f"block[{course.id},{s}]")
             chosen.append(x)
-            cost = sum(cost_at.get(s + k * ppd, 0) for k in range(course.sessions))
-            if cost:
-                out.costs["soft_blackout"].append(cost * x)
+            if cost_at.get(s):
+                out.costs["start"].append(cost_at[s] * x)
             for k in range(course.sessions):
                 out.days[s // ppd + k].append(x)
                 out.starts.append((s + k * ppd, x))
@@ -632,12 +692,10 @@ def add_course_sessions(
             at = {s: m.new_bool_var(f"at[{course.id},{s}]") for s in options}
             m.add(sum(at.values()) == sum(lits))
             out.starts.extend(at.items())
-            out.costs["soft_blackout"].extend(
-                cost_at[s] * x for s, x in at.items() if cost_at.get(s)
-            )
+            out.costs["start"].extend(cost_at[s] * x for s, x in at.items() if cost_at.get(s))
         else:
             costs = sorted(cost_at.get(s, 0) for s in options)
-            out.costs["soft_blackout"].extend(c * z for c, z in zip(costs, lits, strict=False) if c)
+            out.costs["start"].extend(c * z for c, z in zip(costs, lits, strict=False) if c)
     m.add(sum(z for lits in out.days.values() for z in lits) == course.sessions * present)
     if course.length > 1 and out.starts:  # its own sessions one at a time
         covering: dict[int, list[cp.IntVar]] = defaultdict(list)
@@ -667,26 +725,22 @@ def counted_time_bound(
     total = 0
     for part in group.parts:
         if part.primary and part.course.required:
-            total += blackout_bound(builder, times, part.course)
+            total += start_bound(builder, times, part.course)
             total += min_days_bound(builder, weights, part.course, times.starts[part.course.id])
     total += sum(density.get(u, 0) for u in group.crowded)
     total += compactness_bound(builder, weights, group.parts)
     return total
 
 
-def blackout_bound(builder: DomainBuilder, times: CourseTimes, course: Course) -> int:
-    """Each session pays at least the soft blackouts at its cheapest possible start (a block
-    course: at its cheapest block start)."""
+def start_bound(builder: DomainBuilder, times: CourseTimes, course: Course) -> int:
+    """Each session pays at least what its cheapest possible start costs (a block course: its
+    cheapest block start)."""
     starts = times.starts[course.id]
-    if not starts or not times.blackouts[course.id]:
+    if not starts:
         return 0
-    ppd = builder.grid.periods_per_day
-    step = ppd if course.pattern == "block" else 0
-    slots = {s + k * step for s in starts for k in range(course.sessions)}
-    cost_at = times.start_costs(builder, course, slots)
-    if course.pattern == "block":
-        return min(sum(cost_at.get(s + k * ppd, 0) for k in range(course.sessions)) for s in starts)
-    return course.sessions * min(cost_at.get(s, 0) for s in starts)
+    cost_at = times.costs_at(builder, course)
+    least = min(cost_at.get(s, 0) for s in starts)
+    return least if course.pattern == "block" else course.sessions * least
 
 
 def min_days_bound(

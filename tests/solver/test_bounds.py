@@ -146,6 +146,40 @@ def test_a_sole_trainer_over_the_weekly_limit_pays() -> None:
     assert bound <= best
 
 
+def test_a_sole_trainer_soft_blackout_over_the_quiet_days_is_counted() -> None:
+    """The only trainer would rather not teach on days 0-3 (weight 7); day 4 is the unit's
+    busy day (soft, weight 50). Each session pays one or the other, the trainer's the less."""
+    problem = make_problem(
+        trainers=[make_trainer(id="t-1")],
+        courses=[make_course(trainer="t-1", sessions=2, min_days=1)],
+        blackouts=[
+            Blackout(scope="trainer", target="t-1", window=make_window(0, 3), hard=False, weight=7),
+            Blackout(scope="unit", target="u-1", window=make_window(4), hard=False, weight=50),
+        ],
+    )
+    weights = default_weights().model_copy(update={"compactness": 0, "load_peak": 0})
+    best = optimum(problem, weights)
+    assert best == 2 * 7
+    assert bound_of(problem, weights) == best  # counted per start, whatever the relaxation
+    assert bound_of(problem, weights, time_limit=0) == best
+
+
+def test_a_preferred_site_open_only_on_a_busy_day_is_traded_against_it() -> None:
+    """The course prefers s-2, open on day 4 only, which is the unit's busy day (soft, 50):
+    it is held at s-1 instead and pays for the preference, never 0."""
+    problem = make_problem(
+        sites=[make_site(id="s-1"), make_site(id="s-2", open=[make_window(4)])],
+        courses=[make_course(sessions=2, min_days=1, preferred_sites=["s-2"])],
+        blackouts=[
+            Blackout(scope="unit", target="u-1", window=make_window(4), hard=False, weight=50)
+        ],
+    )
+    weights = default_weights().model_copy(update={"compactness": 0, "load_peak": 0})
+    best = optimum(problem, weights)
+    assert best == 2 * weights.preferred_site
+    assert bound_of(problem, weights) == best
+
+
 def test_a_course_of_several_units_split_stays_a_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     """A forum of two units' cohorts, split into a part per unit, pays its soft blackout once."""
     problem = make_problem(
