@@ -219,6 +219,8 @@ def build_model(
         if course.id not in domains:
             domains[course.id] = builder.course_domains(course)
         fixed = None if options.fixed is None else options.fixed.get(course.id)
+        if fixed and not options.explain and add_fixed_course(mv, domains[course.id], fixed):
+            continue
         dom = (
             domains[course.id] if fixed is None else fixed_domains(domains[course.id], fixed, grid)
         )
@@ -315,6 +317,43 @@ def add_course(mv: ModelVars, problem: Problem, dom: CourseDomains, options: Bui
         cv.sessions.append(SessionVars(course, k, start, domain, present, interval))
     add_site_choice(mv, problem, cv, dom, options)
     add_trainer_choice(mv, cv, dom, options)
+
+
+def add_fixed_course(mv: ModelVars, dom: CourseDomains, placements: Sequence[Placement]) -> bool:
+    """A course held where it is, as constants: its start slots, its one site and trainer
+    per session, present. False (nothing added) when the placements do not make the whole
+    course on the grid; it is then built with variables reduced to where it is.
+
+    A neighbourhood step builds the fixed courses that share a cohort with a free one (their
+    sessions count in the cohort's compactness): on ITC-2007 comp07, 70 of the 85 courses of
+    a 15-course step. Built with variables, each of their sessions could still take any slot
+    of the course and needed literals and constraints to be held there by propagation.
+    """
+    course, grid = dom.course, mv.grid
+    ordered = sorted(placements, key=lambda p: p.session)
+    if [pl.session for pl in ordered] != list(range(course.sessions)):
+        return False
+    slots = []
+    for pl in ordered:
+        day = grid.day_index(pl.day)
+        if day is None or pl.period + course.length > grid.periods_per_day:
+            return False
+        slots.append(grid.slot(day, pl.period))
+    m = mv.model
+    present = m.new_constant(1)
+    cv = CourseVars(course=course, present=present, sessions=[], domains=dom)
+    for pl, slot in zip(ordered, slots, strict=True):
+        start = m.new_constant(slot)
+        interval = m.new_fixed_size_interval_var(
+            start, course.length, f"iv[{course.id},{pl.session}]"
+        )
+        sv = SessionVars(course, pl.session, start, frozenset({slot}), present, interval)
+        sv.sites, sv.trainers = {pl.site: present}, {pl.trainer: present}
+        cv.sessions.append(sv)
+    if course.pattern == "block":
+        cv.block_start = cv.sessions[0].start  # type: ignore[assignment]
+    mv.courses[course.id] = cv
+    return True
 
 
 def fixed_domains(

@@ -116,3 +116,30 @@ def test_a_step_says_whether_it_beat_where_it_started_as_the_checker_does() -> N
     # check its schedule again.
     again = s.step(r.placements, {"c-1"}, 5.0)
     assert again.status == "OPTIMAL_ALL" and not again.better
+
+
+def test_fixed_courses_of_a_free_cohort_are_constants_the_free_one_sits_beside() -> None:
+    """c-2 is fixed on days 1 and 3, period 0, with cohort q-1; c-1 (one half-day, same
+    cohort) is free. Each fixed session is a constant (not a choice among the course's slots
+    held by propagation), and c-1 goes beside one of them, where neither is isolated."""
+    from solver.model import BuildOptions, build_model
+
+    problem = make_problem(
+        calendar=make_calendar(days=5, periods_per_day=2),
+        courses=[
+            make_course(id="c-1", sessions=1, min_days=1),
+            make_course(id="c-2", sessions=2, min_days=1),
+        ],
+    )
+    grid = TimeGrid.of(problem.calendar)
+    fixed = {"c-2": [place("c-2", 0, 1, 0), place("c-2", 1, 3, 0)]}
+    mv = build_model(problem, grid, W, RepairPolicy(), BuildOptions(fixed=fixed))
+    for sv, day in zip(mv.courses["c-2"].sessions, (1, 3), strict=True):
+        assert sv.domain == {grid.slot(day, 0)} and set(sv.sites) == {"s-1"}
+        start = mv.model.proto.variables[sv.start.index]  # type: ignore[union-attr]
+        assert list(start.domain) == [grid.slot(day, 0)] * 2
+    current = [place("c-1", 0, 0, 0), *fixed["c-2"]]
+    r = search(problem).step(current, {"c-1"}, 5.0)
+    assert r.placements is not None and r.better
+    where = {(p.course, p.day, p.period) for p in r.placements}
+    assert where - {("c-1", 1, 1), ("c-1", 3, 1)} == {("c-2", 1, 0), ("c-2", 3, 0)}
