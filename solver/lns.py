@@ -30,6 +30,14 @@ from solver.solution import RepairPolicy
 KINDS = ("window", "resource", "costly", "random", "days")
 # Share of a step's time its hint's completion may take (it takes far less when it succeeds).
 HINT_LIMIT = 0.3
+# One-worker (reproducible) steps are limited by CP-SAT's deterministic clock, which on
+# neighbourhood models runs 4-6 times slower than the wall (S seed 1: 1.0 deterministic s took
+# 4-6 s; ITC-2007 comp07 far more, its room no-overlaps hardly counted). A one-worker step gets
+# this many deterministic seconds per second of its limit and the run is charged back at that
+# rate, so that such a solve takes about its time limit and its wall-clock guards (this many
+# times the limit) never decide where it stops: they did, and the same seed gave two schedules.
+ONE_WORKER_RATE = 0.25
+ONE_WORKER_GUARD = 10
 
 
 @dataclass
@@ -39,6 +47,13 @@ class StepResult:
     deterministic_time: float
     model_objective: int | None = None
     start_objective: int | None = None  # where the step started, in its model's terms
+
+    @property
+    def saving(self) -> int:
+        """What the step's model says it saved (0 when unknown)."""
+        if self.start_objective is None or self.model_objective is None:
+            return 0
+        return max(0, self.start_objective - self.model_objective)
 
     @property
     def better(self) -> bool:
@@ -71,10 +86,13 @@ class Neighbourhoods:
                 n.by_resource[key].add(course.id)
         return n
 
-    def related(self, course_id: str) -> set[str]:
+    def related(self, course_id: str, kinds: tuple[str, ...] | None = None) -> set[str]:
+        """Courses sharing a resource with this one (of these kinds: cohort, unit, site,
+        trainer; any when not given)."""
         out: set[str] = set()
         for key in self.resources[course_id]:
-            out |= self.by_resource[key]
+            if kinds is None or key.split(":")[0] in kinds:
+                out |= self.by_resource[key]
         return out
 
 
@@ -153,11 +171,11 @@ def keep_outside(
         mv.model.add(sv.trainers[pl.trainer] == 1)
 
 
-def complete_hint(model: cp.CpModel, time_limit: float) -> int | None:
+def complete_hint(model: cp.CpModel, time_limit: float, wall_limit: float) -> int | None:
     """Extend `model`'s hint (placements only) to every variable: the costs, counts and
     indicators that follow from the placements. Returns the hint's objective in this model
-    (None if not done): a step's result is better than where it started exactly when its
-    objective is lower, since the fixed courses add the same constant to both.
+    (None if not done, or not proven least): a step's result is better than where it started
+    exactly when its objective is lower, since the fixed courses add the same constant to both.
 
     CP-SAT completes a partial hint by search, and its first completion is far from the best
     values of the cost variables (an S repair neighbourhood: 4,324 where the placements cost
@@ -174,15 +192,18 @@ def complete_hint(model: cp.CpModel, time_limit: float) -> int | None:
     p = solver.parameters
     p.num_workers = 1
     p.max_deterministic_time = time_limit
-    p.max_time_in_seconds = 4 * time_limit
-    if solver.solve(copy) not in (cp.OPTIMAL, cp.FEASIBLE):
+    p.max_time_in_seconds = wall_limit
+    status = solver.solve(copy)
+    if status not in (cp.OPTIMAL, cp.FEASIBLE):
         return None
     values = solver.response_proto.solution
     model.clear_hints()  # type: ignore[no-untyped-call]
     hint = model.proto.solution_hint
     hint.vars.extend(range(len(values)))
     hint.values.extend(values)
-    return round(solver.objective_value)
+    # Only a proven completion is the placements' cost: a merely feasible one may cost more,
+    # and a step's saving measured from it would be more than the checker's.
+    return round(solver.objective_value) if status == cp.OPTIMAL else None
 
 
 def group(placements: Sequence[Placement]) -> dict[str, list[Placement]]:
@@ -210,6 +231,8 @@ class Search:
         self.domains = {c.id: builder.course_domains(c) for c in problem.courses}
         self.neighbourhoods = Neighbourhoods.of(problem, self.domains)
         self.rng = random.Random(params.seed)
+        # Deterministic seconds per second of a step's limit (see ONE_WORKER_RATE).
+        self.rate = ONE_WORKER_RATE if params.workers == 1 else 1.0
         courses = problem.courses
         self.mean_sessions = sum(c.sessions for c in courses) / max(1, len(courses))
 
@@ -255,14 +278,16 @@ class Search:
         if first_solution and pending:
             sub.model.add(sum(pending) >= 1)
         else:
-            start_objective = complete_hint(sub.model, HINT_LIMIT * time_limit)
+            guard = ONE_WORKER_GUARD if self.params.workers == 1 else 4
+            share = HINT_LIMIT * time_limit
+            start_objective = complete_hint(sub.model, share * self.rate, share * guard)
         solver = cp.CpSolver()
         p = solver.parameters
         p.num_workers = self.params.workers
         p.random_seed = self.rng.randrange(1 << 30)
-        p.max_deterministic_time = time_limit
+        p.max_deterministic_time = time_limit * self.rate
         if self.params.workers == 1:
-            p.max_time_in_seconds = 4 * time_limit  # a guard: the work limit decides
+            p.max_time_in_seconds = ONE_WORKER_GUARD * time_limit  # the work limit decides
         else:
             # Building the model and completing its hint count against the step's time.
             p.max_time_in_seconds = max(0.05, time_limit - (time.monotonic() - started))
@@ -292,11 +317,14 @@ class Search:
     # Neighbourhood choices -------------------------------------------------------------
 
     def around(self, courses: Sequence[str], current: Sequence[Placement], size: int) -> set[str]:
-        """The given courses plus related ones whose placements overlap their windows; when
-        those run out, other courses in those windows, then any (a plan whose courses all
-        compete, like a university week, needs neighbourhoods wider than the related ones)."""
+        """The given courses plus related ones whose placements overlap their windows, those
+        sharing a cohort, unit or trainer first (sites are shared by most courses: a room
+        is easily changed, a cohort's or a trainer's time is not); when those run out, other
+        courses in those windows, then any (a plan whose courses all compete, like a
+        university week, needs neighbourhoods wider than the related ones)."""
         spans = span_of(current, self.grid)
         chosen = set(courses)
+        close: list[str] = []
         related: list[str] = []
         overlapping: list[str] = []
         ppd = self.grid.periods_per_day
@@ -308,16 +336,17 @@ class Search:
             if dom.course.pattern == "block":
                 hi += (dom.course.sessions - 1) * ppd
             windows.append((lo, hi))
+            near = self.neighbourhoods.related(course_id, ("cohort", "unit", "trainer"))
             for other in sorted(self.neighbourhoods.related(course_id) - chosen):
                 span = spans.get(other)
                 if span is None or (span[1] >= lo and span[0] <= hi):
-                    related.append(other)
-        if len(chosen) + len(set(related)) < size:
+                    (close if other in near else related).append(other)
+        if len(chosen) + len(set(close + related)) < size:
             for other in sorted(self.domains):
                 span = spans.get(other)
                 if span is not None and any(span[1] >= lo and span[0] <= hi for lo, hi in windows):
                     overlapping.append(other)
-        for pool in (related, overlapping, sorted(self.domains)):
+        for pool in (close, related, overlapping, sorted(self.domains)):
             if len(chosen) >= size:
                 break
             pool = [c for c in dict.fromkeys(pool) if c not in chosen]

@@ -117,6 +117,11 @@ STEP_OVERHEAD = 0.05
 # the time limit (on S every unit group is proven optimal in ~0.8 s; M and L gain up to 10 s).
 BOUND_BUDGET = 5.0
 BOUND_SHARE = 0.08
+# A check slower than this (seconds) is dear: a step's better schedule is then kept on its
+# model's word and checked at most once per CHECK_EVERY checks' time (on S a check takes 0.05 s
+# and every schedule is checked as it comes).
+CHECK_DEAR = 0.2
+CHECK_EVERY = 10
 # Seconds kept in hand at the end of a solve to assemble the answer.
 END_MARGIN = 0.05
 # Improvement steps: seconds per neighbourhood and courses in the first one (it adapts).
@@ -156,6 +161,7 @@ class Run:
         self.proven = False
         self.det_used = 0.0
         self.check_s = 0.0  # how long the checker took on the last schedule offered
+        self.checked_at = 0.0  # when it last ran (monotonic clock)
         self.steps = 0
         self.improvements = 0
 
@@ -180,11 +186,25 @@ class Run:
             return min(self.params.time_limit - self.det_used, guard)
         return wall_left
 
-    def offer(self, placements: list[Placement], source: str) -> bool:
-        """Keep `placements` if better: fewer required courses missing, then cheaper."""
+    def offer(self, placements: list[Placement], source: str, saving: int = 0) -> bool:
+        """Keep `placements` if better: fewer required courses missing, then cheaper.
+
+        `saving`: what a neighbourhood step's model says the schedule saves on the best. Where
+        checking is dear (1.0 s on a province's plan, 5.7 s on a national one, as long as a
+        step), such a schedule is kept on the model's word, and checked (`verify`) at most
+        every CHECK_EVERY checks' time, before the full model and before the answer."""
+        dear = self.check_s > CHECK_DEAR
+        if saving > 0 and dear and self.best_cost is not None and not self.missing:
+            self.best, self.best_check = placements, None
+            self.best_cost -= saving  # the model's saving is never more than the checker's
+            self.improvements += 1
+            self.progress(source)
+            if time.monotonic() - self.checked_at > CHECK_EVERY * self.check_s:
+                self.verify()
+            return True
         started = time.monotonic()
         result = check(self.problem, placements, self.weights, self.policy)
-        self.check_s = time.monotonic() - started
+        self.check_s, self.checked_at = time.monotonic() - started, time.monotonic()
         placed = {pl.course for pl in placements}
         missing = [c for c in self.must if c not in placed]
         # A course that must be placed and is not shows up as sessions/pinned/frozen trouble;
@@ -203,15 +223,30 @@ class Run:
             return True
         if self.best_cost is None:
             self.stats["first_feasible_s"] = round(self.elapsed(), 3)
-        self.best_cost = result.objective
+        self.take(result)
+        self.improvements += 1
+        self.progress(source)
+        return True
+
+    def take(self, result: CheckResult) -> None:
+        """The checker's verdict on the best schedule: its cost, and its costliest courses."""
+        self.best_check, self.best_cost = result, result.objective
         per_course: dict[str, int] = defaultdict(int)
         for c in result.costs:
             if c.course is not None:
                 per_course[c.course] += c.cost
         self.costly = sorted(per_course, key=lambda k: -per_course[k])
-        self.improvements += 1
-        self.progress(source)
-        return True
+
+    def verify(self) -> None:
+        """Check a best schedule kept on a step model's word; a broken hard rule is a bug."""
+        if self.best_check is not None or not self.best:
+            return
+        started = time.monotonic()
+        result = check(self.problem, self.best, self.weights, self.policy)
+        self.check_s, self.checked_at = time.monotonic() - started, time.monotonic()
+        if result.violations:
+            raise AssertionError(f"a neighbourhood step broke a hard rule: {result.violations[:3]}")
+        self.take(result)
 
     def progress(self, phase: str) -> None:
         gap = gap_of(self.best_cost, self.bound)
@@ -250,7 +285,7 @@ class Run:
     ) -> StepResult:
         """One neighbourhood step from the best schedule, counted and reported."""
         r = self.search.step(self.best, free, limit, first_solution, window)
-        self.det_used += r.deterministic_time + STEP_OVERHEAD
+        self.det_used += r.deterministic_time / self.search.rate + STEP_OVERHEAD
         self.steps += 1
         tried = self.stats.setdefault("neighbourhoods", {})
         tried[kind] = tried.get(kind, 0) + 1
@@ -271,7 +306,12 @@ class Run:
             before = self.best_cost
             family = kind.split(":")[0]
             r = self.step(family, free, limit, window=window)
-            if r.better and r.placements is not None and self.offer(r.placements, f"lns:{kind}"):
+            saving = r.saving
+            if (
+                r.better
+                and r.placements is not None
+                and self.offer(r.placements, f"lns:{kind}", saving)
+            ):
                 # What each kind of neighbourhood has bought: where the search's time pays.
                 gains = self.stats.setdefault("gains", {})
                 gains[family] = gains.get(family, 0) + before - self.best_cost
@@ -330,6 +370,7 @@ class Run:
 
     def final(self) -> None:
         """A full-model CP-SAT run from the best schedule: a bound, and sometimes better."""
+        self.verify()
         if self.proven or self.stats.get("stopped_early") or not self.full_model_pays():
             self.stats.update(
                 lns_steps=self.steps,
@@ -394,6 +435,7 @@ class Run:
             return Solution(
                 status="unknown", prechecks=notes, weights=weights, policy=policy, stats=stats
             )
+        self.verify()
         result = self.best_check or check(problem, self.best, weights, policy)
         bound = min(self.bound, result.objective)
         optimal = self.proven or bound == result.objective

@@ -383,7 +383,7 @@ def test_a_completed_hint_prices_the_schedule_as_the_checker_does() -> None:
     mv = build_model(problem, TimeGrid.of(cal), W, policy)
     set_hints(mv, mv.model, group(costly))
     assert len(mv.model.proto.solution_hint.vars) < len(mv.model.proto.variables)
-    assert complete_hint(mv.model, 5.0)
+    assert complete_hint(mv.model, 5.0, 20.0) == expected.objective  # proven: the exact cost
     hint = dict(
         zip(mv.model.proto.solution_hint.vars, mv.model.proto.solution_hint.values, strict=True)
     )
@@ -442,3 +442,33 @@ def test_progress_counts_every_neighbourhood_and_improvement() -> None:
     assert steps == sorted(steps) and steps[-1] == s.stats["lns_steps"] >= 1
     assert seen[-1].improvements == s.stats["improvements"]
     assert any(p.phase.startswith("searching") for p in seen)
+
+
+@pytest.mark.slow
+def test_schedules_kept_on_a_steps_word_are_checked_before_the_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where checking is dear, better schedules are taken on the step model's word and the
+    checker runs far less often, yet the answer is checked and its cost is the checker's."""
+    import solver.solve as solve_module
+    from config.defaults import WEIGHTS
+    from solver.scenarios import generate
+
+    problem = generate("S", 2).problem
+    weights = Weights.resolve(WEIGHTS, problem.weights)
+    calls: list[int] = []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(1)
+        return check(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(solve_module, "check", counted)
+    monkeypatch.setattr(solve_module, "CHECK_DEAR", -1.0)  # every check is dear
+    monkeypatch.setattr(solve_module, "CHECK_EVERY", 10**6)  # and none on the way
+    s = solve(problem, weights, SolveParams(time_limit=8, workers=1, seed=1))
+    # Checked: the construction's schedule, and the best once, before the answer; the steps'
+    # improvements (at least one after the construction's) went unchecked until then.
+    assert s.status == "feasible" and s.stats["improvements"] >= 2
+    assert len(calls) == 2
+    again = check(problem, s.placements, weights, RepairPolicy())
+    assert again.violations == [] and again.objective == s.objective
