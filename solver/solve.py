@@ -282,9 +282,10 @@ class Run:
         limit: float,
         first_solution: bool = False,
         window: tuple[int, int] | None = None,
+        narrow: bool = False,
     ) -> StepResult:
         """One neighbourhood step from the best schedule, counted and reported."""
-        r = self.search.step(self.best, free, limit, first_solution, window)
+        r = self.search.step(self.best, free, limit, first_solution, window, narrow)
         self.det_used += r.deterministic_time / self.search.rate + STEP_OVERHEAD
         self.steps += 1
         tried = self.stats.setdefault("neighbourhoods", {})
@@ -305,7 +306,7 @@ class Run:
             limit = min(STEP_LIMIT, max(0.3, self.left() - reserve))
             before = self.best_cost
             family = kind.split(":")[0]
-            r = self.step(family, free, limit, window=window)
+            r = self.step(family, free, limit, window=window, narrow=True)
             saving = r.saving
             if (
                 r.better
@@ -315,6 +316,7 @@ class Run:
                 # What each kind of neighbourhood has bought: where the search's time pays.
                 gains = self.stats.setdefault("gains", {})
                 gains[family] = gains.get(family, 0) + before - self.best_cost
+            self.search.credit(family, before - self.best_cost, before)
             if r.status == "OPTIMAL_ALL":
                 self.proven = True
                 self.stats["model_objective"] = r.model_objective

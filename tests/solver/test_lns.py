@@ -15,6 +15,7 @@ from tests.solver.factories import (
     make_cohort,
     make_course,
     make_problem,
+    make_site,
     make_window,
     place,
 )
@@ -143,3 +144,40 @@ def test_fixed_courses_of_a_free_cohort_are_constants_the_free_one_sits_beside()
     assert r.placements is not None and r.better
     where = {(p.course, p.day, p.period) for p in r.placements}
     assert where - {("c-1", 1, 1), ("c-1", 3, 1)} == {("c-2", 1, 0), ("c-2", 3, 0)}
+
+
+def test_kinds_that_saved_more_are_drawn_more_and_none_is_dropped() -> None:
+    from collections import Counter
+
+    from solver.lns import KINDS
+
+    problem, current = spread_plan()
+    s = search(problem)
+    for _ in range(5):
+        s.credit("days", 30, 100)  # days steps saved 30 % each
+        for kind in KINDS[:-1]:
+            s.credit(kind, 0, 100)
+    drawn = Counter(s.pick(current, 1, ["c-1"])[0].split(":")[0] for _ in range(400))
+    assert drawn["days"] > 0.5 * 400
+    assert all(drawn[kind] > 0 for kind in KINDS)
+
+
+def test_a_step_keeps_the_sites_in_use_and_a_few_good_others_and_proves_nothing() -> None:
+    """Ten sites for 20 trainees: s-0..s-4 seat 10 (soft), s-5..s-9 seat 30. Narrowed for a
+    step, the course keeps its site now (s-2) and five others, at least two of them big
+    enough; and a step over every course with fewer options proves nothing about the plan."""
+    from solver.lns import SITE_CHOICES
+
+    sites = [
+        make_site(id=f"s-{i}", capacity=10 if i < 5 else 30, capacity_hard=False) for i in range(10)
+    ]
+    problem = make_problem(sites=sites, courses=[make_course(sessions=1, min_days=1)])
+    s = search(problem)
+    current = [place("c-1", 0, 0, 0, site="s-2")]
+    kept = s.narrowed("c-1", current).sites
+    assert len(kept) == SITE_CHOICES and "s-2" in kept
+    assert len([k for k in kept if int(k[2:]) >= 5]) >= (SITE_CHOICES - 1) // 2
+    r = s.step(current, {"c-1"}, 5.0, narrow=True)
+    assert r.placements is not None and r.placements[0].site in kept
+    assert r.status == "OPTIMAL"  # not OPTIMAL_ALL: other sites were left out of this step
+    assert s.step(current, {"c-1"}, 5.0).status == "OPTIMAL_ALL"
