@@ -61,14 +61,12 @@ Costed = list[tuple[frozenset[int], int]]  # soft blackouts: (slots covered, cos
 
 @dataclass(frozen=True)
 class CourseTimes:
-    """Per course: where it may start as far as time alone tells (`time_domain`), the soft
-    blackouts that apply to it whatever its site and trainer, as (slots, cost), and the least
-    its site and trainer cost at each start (`resource_costs`)."""
+    """Per course: where it may start as far as time alone tells (`time_domain`), and the
+    least it pays at each of those starts (`start_costs`)."""
 
     starts: dict[str, frozenset[int]]
-    blackouts: dict[str, Costed]
     free: dict[tuple[str, int], frozenset[int]]  # (trainer, length) -> session starts they can
-    resources: dict[str, dict[int, int]] = field(default_factory=dict)
+    costs: dict[str, dict[int, int]]  # course -> start -> least cost there (0s left out)
 
     @staticmethod
     def of(problem: Problem, builder: DomainBuilder, weights: Weights) -> CourseTimes:
@@ -80,41 +78,21 @@ class CourseTimes:
             if not b.hard and cost:
                 named[(b.scope, b.target)].append((builder.covered(b.window), cost))
         unit_of = {q.id: q.unit for q in problem.cohorts}
-        blackouts = {}
+        free: dict[tuple[str, int], frozenset[int]] = {}
+        starts = {c.id: time_domain(problem, builder, c, free) for c in problem.courses}
+        costs = {}
         for course in problem.courses:
             units = sorted({unit_of[q] for q in course.cohorts if q in unit_of})
-            blackouts[course.id] = [
+            own = [
                 *named.get(("plan", None), []),
                 *named.get(("course", course.id), []),
                 *(x for q in course.cohorts for x in named.get(("cohort", q), [])),
                 *(x for u in units for x in named.get(("unit", u), [])),
             ]
-        free: dict[tuple[str, int], frozenset[int]] = {}
-        starts = {c.id: time_domain(problem, builder, c, free) for c in problem.courses}
-        resources = {
-            c.id: resource_costs(problem, builder, weights, c, starts[c.id], free, named)
-            for c in problem.courses
-        }
-        return CourseTimes(starts, blackouts, free, resources)
-
-    def start_costs(
-        self, builder: DomainBuilder, course: Course, slots: Iterable[int]
-    ) -> dict[int, int]:
-        """What a session of the course starting at each of `slots` pays in these blackouts
-        (slots that pay nothing are left out)."""
-        return blackout_costs(builder, course.length, frozenset(slots), self.blackouts[course.id])
-
-    def costs_at(self, builder: DomainBuilder, course: Course) -> dict[int, int]:
-        """The least a course pays at each of its starts (a block: for the whole block) in
-        soft blackouts and for its site and trainer; starts that pay nothing are left out."""
-        starts = self.starts[course.id]
-        ppd = builder.grid.periods_per_day
-        block = course.pattern == "block"
-        offsets = [k * ppd for k in range(course.sessions)] if block else [0]
-        at = self.start_costs(builder, course, {s + o for s in starts for o in offsets})
-        resources = self.resources.get(course.id, {})
-        out = {s: sum(at.get(s + o, 0) for o in offsets) + resources.get(s, 0) for s in starts}
-        return {s: c for s, c in out.items() if c}
+            costs[course.id] = start_costs(
+                problem, builder, weights, course, starts[course.id], free, named, own
+            )
+        return CourseTimes(starts, free, costs)
 
 
 def blackout_costs(
@@ -129,7 +107,7 @@ def blackout_costs(
     return dict(cost_at)
 
 
-def resource_costs(
+def start_costs(
     problem: Problem,
     builder: DomainBuilder,
     weights: Weights,
@@ -137,12 +115,15 @@ def resource_costs(
     starts: frozenset[int],
     free: dict[tuple[str, int], frozenset[int]],
     named: dict[tuple[str, str | None], Costed],
+    own: Costed,
 ) -> dict[int, int]:
     """The least a course pays at each of its starts (a block: for the whole block, held at
-    one site) for where and by whom it is held: seats over a soft capacity, a site it does not
-    prefer, the site's and the trainer's soft blackouts. Each site and trainer is taken on its
-    own, free of the others' courses: a bound, not a schedule, but one the relaxation can
-    trade against the time terms (a sole trainer's soft blackout over the cheap weeks)."""
+    one site; starts that pay nothing left out): the soft blackouts that apply to it whatever
+    its site and trainer (`own`), and for where and by whom it is held: seats over a soft
+    capacity, a site it does not prefer, the site's and the trainer's soft blackouts. Each site
+    and trainer is taken on its own, free of the others' courses: a bound, not a schedule, but
+    one the relaxation can trade against the time terms (a sole trainer's soft blackout over
+    the cheap weeks)."""
     if not starts:
         return {}
     dom = builder.course_domains(course)
@@ -169,9 +150,10 @@ def resource_costs(
         costed = named.get(("trainer", trainer_id), [])
         trainers.append((usable, 0, blackout_costs(builder, course.length, usable, costed)))
     per_session = least_at(trainers) if any(extra for _, _, extra in trainers) else {}
+    at = blackout_costs(builder, course.length, sessions, own)
     out = least_at(sites)
     for s in starts:
-        out[s] = out.get(s, 0) + sum(per_session.get(s + o, 0) for o in offsets)
+        out[s] = out.get(s, 0) + sum(per_session.get(s + o, 0) + at.get(s + o, 0) for o in offsets)
     return {s: c for s, c in out.items() if c}
 
 
@@ -654,10 +636,10 @@ def add_course_sessions(
     course: the j-th of its sessions on a day (as many as the day's starts fit), paying at
     least the j-th cheapest start there, and with `by_slot` a literal per start as well.
     Only the primary part of a course pays its own costs: soft blackouts, the least for its
-    site and trainer (`CourseTimes.costs_at`) and spread days."""
+    site and trainer (`start_costs`) and spread days."""
     ppd = builder.grid.periods_per_day
     course, starts = part.course, times.starts[part.course.id]
-    cost_at = times.costs_at(builder, course) if part.primary else {}
+    cost_at = times.costs[course.id] if part.primary else {}
     out = CourseSessions()
     if course.pattern == "block":
         chosen = []
@@ -738,7 +720,7 @@ def start_bound(builder: DomainBuilder, times: CourseTimes, course: Course) -> i
     starts = times.starts[course.id]
     if not starts:
         return 0
-    cost_at = times.costs_at(builder, course)
+    cost_at = times.costs[course.id]
     least = min(cost_at.get(s, 0) for s in starts)
     return least if course.pattern == "block" else course.sessions * least
 
