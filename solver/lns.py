@@ -277,9 +277,9 @@ class Search:
                 relaxed.add(course.id)  # not placed yet: place it if this step can
             if course.id not in free:
                 fixed[course.id] = pls
-        domains = dict(self.domains)
-        for course_id in sorted(free) if narrow else ():
-            domains[course_id] = self.narrowed(course_id, by_course.get(course_id, []))
+        domains = self.domains  # copied only when this step narrows some courses' options
+        if narrow:
+            domains = domains | {c: self.narrowed(c, by_course.get(c, [])) for c in sorted(free)}
         options = BuildOptions(
             fixed=fixed,
             domains=domains,

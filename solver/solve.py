@@ -307,11 +307,10 @@ class Run:
             before = self.best_cost
             family = kind.split(":")[0]
             r = self.step(family, free, limit, window=window, narrow=True)
-            saving = r.saving
             if (
                 r.better
                 and r.placements is not None
-                and self.offer(r.placements, f"lns:{kind}", saving)
+                and self.offer(r.placements, f"lns:{kind}", r.saving)
             ):
                 # What each kind of neighbourhood has bought: where the search's time pays.
                 gains = self.stats.setdefault("gains", {})
