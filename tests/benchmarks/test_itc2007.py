@@ -230,3 +230,22 @@ def test_solver_schedule_passes_the_validator_at_its_own_cost(tmp_path: Path) ->
     assert score.hard == 0
     assert solution.objective == score.soft
     assert ud2_check(instance, solution.placements).objective == score.soft
+
+
+def test_construction_rounds_place_every_lecture_of_comp05(tmp_path: Path) -> None:
+    """comp05's first greedy pass leaves a course out; the rounds a 60 s solve allows place
+    every lecture, and the validator finds no clash."""
+    from solver.construct import construct
+    from solver.grid import TimeGrid
+    from solver.solve import construction_rounds
+
+    instance = read_ctt(ctt_path("comp05"))
+    problem = to_problem(instance)
+    weights = Weights.resolve(WEIGHTS, problem.weights)
+    grid = TimeGrid.of(problem.calendar)
+
+    assert construct(problem, grid, weights).unplaced != ()
+    made = construct(problem, grid, weights, rounds=construction_rounds(len(problem.courses), 60))
+
+    assert made.unplaced == ()
+    assert validate("comp05", instance, list(made.placements), tmp_path).hard == 0

@@ -40,9 +40,9 @@ def city(seed: int) -> Problem:
     return generate("S", seed).problem
 
 
-def built(problem: Problem, keep: tuple[Placement, ...] = ()) -> Construction:
+def built(problem: Problem, keep: tuple[Placement, ...] = (), rounds: int = 1) -> Construction:
     weights = Weights.resolve(WEIGHTS, problem.weights)
-    return construct(problem, TimeGrid.of(problem.calendar), weights, keep=keep)
+    return construct(problem, TimeGrid.of(problem.calendar), weights, keep=keep, rounds=rounds)
 
 
 def broken_rules(problem: Problem, made: Construction) -> list[str]:
@@ -122,6 +122,42 @@ def test_repair_places_a_course_the_greedy_order_blocks(monkeypatch: pytest.Monk
     assert made.unplaced == ()
     assert broken_rules(problem, made) == []
     assert {pl.course: pl.day for pl in made.placements} == {"x": 0, "y": 1}
+
+
+def test_a_second_round_places_first_what_the_first_could_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    problem = blocked_by_greedy_order()
+    monkeypatch.setattr(solver.construct, "REPAIR_TRIES", 0)  # no repair: only the order helps
+    assert built(problem, rounds=1).unplaced == ("y",)
+    made = built(problem, rounds=2)
+    assert made.unplaced == ()
+    assert broken_rules(problem, made) == []
+    assert {pl.course: pl.day for pl in made.placements} == {"x": 0, "y": 1}
+
+
+def test_rounds_stop_once_everything_is_placed(monkeypatch: pytest.MonkeyPatch) -> None:
+    problem = blocked_by_greedy_order()
+    monkeypatch.setattr(solver.construct, "REPAIR_TRIES", 0)
+    calls: list[tuple[str, ...]] = []
+    once = solver.construct.construct_once
+
+    def counted(*args: object) -> Construction:
+        made = once(*args)  # type: ignore[arg-type]
+        calls.append(made.unplaced)
+        return made
+
+    monkeypatch.setattr(solver.construct, "construct_once", counted)
+    assert built(problem, rounds=10).unplaced == ()
+    assert calls == [("y",), ()]
+
+
+def test_rounds_keep_the_kept_courses_and_never_count_them_as_failed() -> None:
+    problem = blocked_by_greedy_order()
+    keep = (Placement(course="x", session=0, day=1, site="s-1", trainer="t-1"),)
+    made = built(problem, keep=keep, rounds=5)
+    assert made.unplaced == ("y",)  # y can only be on day 1, which the kept x holds
+    assert made.placements == keep
 
 
 def test_repair_moves_no_kept_course() -> None:
