@@ -152,8 +152,11 @@ def start_costs(
     per_session = least_at(trainers) if any(extra for _, _, extra in trainers) else {}
     at = blackout_costs(builder, course.length, sessions, own)
     out = least_at(sites)
-    for s in starts:
-        out[s] = out.get(s, 0) + sum(per_session.get(s + o, 0) + at.get(s + o, 0) for o in offsets)
+    for table in (per_session, at):  # a session's cost, on the start of its block
+        for x, cost in table.items():
+            for o in offsets:
+                if x - o in starts:
+                    out[x - o] = out.get(x - o, 0) + cost
     return {s: c for s, c in out.items() if c}
 
 
@@ -191,16 +194,19 @@ def time_domain(
         if not site.too_small(attendance):
             starts |= dom.site_starts(site_id)
     starts &= dom.starts()
-    step = builder.grid.periods_per_day if course.pattern == "block" else 0
-    wanted = {s + k * step for s in starts for k in range(course.sessions)}
+    block = course.pattern == "block"
+    step = builder.grid.periods_per_day
+    wanted = {s + k * step for s in starts for k in range(course.sessions)} if block else starts
     taught: set[int] = set()
     for trainer_id in dom.trainers:
         taught |= wanted & trainer_starts(builder, dom, trainer_id, free)
         if len(taught) == len(wanted):
             break
-    return frozenset(
-        s for s in starts if all(s + k * step in taught for k in range(course.sessions))
-    )
+    if not block:
+        return frozenset(taught)
+    for k in range(course.sessions):  # a block starts where each of its sessions is taught
+        starts &= {t - k * step for t in taught}
+    return frozenset(starts)
 
 
 def trainer_starts(

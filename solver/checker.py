@@ -132,6 +132,7 @@ class Schedule:
     _blackouts: dict[tuple[str, str | None], list[Blackout]] = field(
         default_factory=dict, repr=False
     )
+    _applying: dict[tuple[str, str, str], list[Blackout]] = field(default_factory=dict, repr=False)
     _course_facts: dict[str, tuple[int, list[str]]] = field(default_factory=dict, repr=False)
     _allowed_sites: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict, repr=False)
     _qualified: dict[tuple[str | None, str | None], frozenset[str]] = field(
@@ -179,8 +180,7 @@ class Schedule:
         return slots
 
     def inside(self, slots: Iterable[int], window: Window) -> bool:
-        covered = self.slots_of(window)
-        return any(slot in covered for slot in slots)
+        return not self.slots_of(window).isdisjoint(slots)
 
     def _facts(self, course: Course) -> tuple[int, list[str]]:
         facts = self._course_facts.get(course.id)
@@ -216,12 +216,15 @@ class Schedule:
     def blackouts_for(self, ss: PlacedSession) -> Iterator[Blackout]:
         """Blackouts that apply to a session, whatever their window."""
         p, course = ss.placement, ss.course
-        keys: list[tuple[str, str | None]] = [("plan", None)]
-        keys += [("unit", u) for u in self.units_of(course)]
-        keys += [("cohort", q) for q in dict.fromkeys(course.cohorts)]
-        keys += [("site", p.site), ("trainer", p.trainer), ("course", course.id)]
-        for key in keys:
-            yield from self._blackouts.get(key, ())
+        found = self._applying.get((course.id, p.site, p.trainer))
+        if found is None:  # sessions of a course mostly share their site and trainer
+            keys: list[tuple[str, str | None]] = [("plan", None)]
+            keys += [("unit", u) for u in self.units_of(course)]
+            keys += [("cohort", q) for q in dict.fromkeys(course.cohorts)]
+            keys += [("site", p.site), ("trainer", p.trainer), ("course", course.id)]
+            found = [b for key in keys for b in self._blackouts.get(key, ())]
+            self._applying[(course.id, p.site, p.trainer)] = found
+        return iter(found)
 
     def trainer_unavailable(self, trainer: str, slots: range) -> bool:
         """Whether a trainer cannot teach at these slots (or is no longer in the plan)."""
@@ -305,14 +308,18 @@ def clashes(
     Per-slot buckets keep this linear in the schedule's size; a clash seen again in the next
     slot of a longer session, or through a second shared cohort, is not reported twice.
     """
-    buckets: dict[tuple[K, int], list[PlacedSession]] = defaultdict(list)
+    first: dict[tuple[K, int], PlacedSession] = {}
+    buckets: dict[tuple[K, int], list[PlacedSession]] = {}  # only where two or more meet
     for resource, slot, ss in uses:
-        buckets[(resource, slot)].append(ss)
+        key = (resource, slot)
+        there = first.setdefault(key, ss)
+        if there is not ss:
+            buckets.setdefault(key, [there]).append(ss)
     seen: set[tuple[int, ...]] = set()
     found = []
     for (resource, slot), group in buckets.items():
         members = tuple(ss.index for ss in group)
-        if len(group) > 1 and members not in seen:
+        if members not in seen:
             seen.add(members)
             found.append((resource, slot, group))
     return found

@@ -72,6 +72,17 @@ class DomainBuilder:
         self._trainer: dict[tuple[str, int], list[Restriction]] = {}
         cohort_unit = {q.id: q.unit for q in problem.cohorts}
         self._cohort_unit = cohort_unit
+        # Hard blackouts by what they name, with their index (their restriction's key): each
+        # course looks up its own instead of testing every blackout of the plan (hundreds on a
+        # province's plan, for each of thousands of courses).
+        self._by_topic: dict[str | None, list[str]] = {}
+        for t in problem.trainers:
+            for topic in dict.fromkeys(t.topics):
+                self._by_topic.setdefault(topic, []).append(t.id)
+        self._hard: dict[tuple[str, str | None], list[tuple[int, Blackout]]] = {}
+        for i, b in enumerate(problem.blackouts):
+            if b.hard:
+                self._hard.setdefault((b.scope, b.target), []).append((i, b))
 
     def covered(self, window: Window) -> frozenset[int]:
         periods = None if window.periods is None else tuple(window.periods)
@@ -88,10 +99,9 @@ class DomainBuilder:
         key = (first, last, length)
         if key not in self._days:
             ppd = self.grid.periods_per_day
+            slots = range(first * ppd, (last + 1) * ppd)
             self._days[key] = frozenset(
-                self.grid.slot(d, p)
-                for d in range(first, last + 1)
-                for p in range(ppd - length + 1)
+                slots if length == 1 else (s for s in slots if s % ppd <= ppd - length)
             )
         return self._days[key]
 
@@ -120,6 +130,23 @@ class DomainBuilder:
         if blackout.scope == "unit":
             return any(self._cohort_unit.get(q) == blackout.target for q in course.cohorts)
         return False
+
+    def qualified_trainers(self, course: Course) -> list[str]:
+        """As `Problem.qualified_trainers`, with the trainers of each topic listed once."""
+        if course.trainer is not None:
+            return [course.trainer]
+        return self._by_topic.get(course.topic, [])
+
+    def hard_blackouts_in_time(self, course: Course) -> list[tuple[int, Blackout]]:
+        """The hard blackouts of the plan, the course's units and cohorts and the course
+        itself, with their indexes, in the plan's order."""
+        units = dict.fromkeys(
+            self._cohort_unit[q] for q in course.cohorts if q in self._cohort_unit
+        )
+        keys: list[tuple[str, str | None]] = [("plan", None), ("course", course.id)]
+        keys += [("cohort", q) for q in dict.fromkeys(course.cohorts)]
+        keys += [("unit", u) for u in units]
+        return sorted(x for key in keys for x in self._hard.get(key, []))
 
     def for_block(self, course: Course, allowed: frozenset[int]) -> frozenset[int]:
         """Block starts whose every session start is allowed."""
@@ -161,17 +188,12 @@ class DomainBuilder:
                 assert course.earliest is not None
                 text = f"{name} may not start before {dates_text(course.earliest, course.earliest)}"
             dom.time.append(Restriction(f"window:{course.id}", text, allowed))
-        for i, b in enumerate(self.problem.blackouts):
-            if not b.hard or b.scope in ("site", "trainer"):
-                continue
-            if self.blackout_applies_in_time(b, course):
-                allowed = self.for_block(
-                    course, self.starts_avoiding(self.covered(b.window), length)
-                )
-                dom.time.append(Restriction(f"blackout:{i}", blackout_text(b, self.grid), allowed))
+        for i, b in self.hard_blackouts_in_time(course):
+            allowed = self.for_block(course, self.starts_avoiding(self.covered(b.window), length))
+            dom.time.append(Restriction(f"blackout:{i}", blackout_text(b, self.grid), allowed))
         for site_id in self.problem.allowed_sites(course):
             dom.sites[site_id] = self.site_restrictions(course, site_id)
-        for trainer_id in self.problem.qualified_trainers(course):
+        for trainer_id in self.qualified_trainers(course):
             dom.trainers[trainer_id] = self.trainer_restrictions(course, trainer_id)
         return dom
 
@@ -203,12 +225,9 @@ class DomainBuilder:
             why = f" ({w.reason})" if w.reason else ""
             text = f"site {site_id} is closed {window_text(self.grid, w)}{why}"
             out.append(Restriction(f"site-closed:{site_id}:{j}", text, allowed))
-        for i, b in enumerate(self.problem.blackouts):
-            if b.hard and b.scope == "site" and b.target == site_id:
-                allowed = self.for_block(
-                    course, self.starts_avoiding(self.covered(b.window), length)
-                )
-                out.append(Restriction(f"blackout:{i}", blackout_text(b, self.grid), allowed))
+        for i, b in self._hard.get(("site", site_id), []):
+            allowed = self.for_block(course, self.starts_avoiding(self.covered(b.window), length))
+            out.append(Restriction(f"blackout:{i}", blackout_text(b, self.grid), allowed))
         return out
 
     def trainer_restrictions(self, course: Course, trainer_id: str) -> list[Restriction]:
@@ -228,10 +247,9 @@ class DomainBuilder:
             why = f" ({w.reason})" if w.reason else ""
             text = f"trainer {trainer_id} is unavailable {window_text(self.grid, w)}{why}"
             out.append(Restriction(f"unavailable:{trainer_id}:{j}", text, allowed))
-        for i, b in enumerate(self.problem.blackouts):
-            if b.hard and b.scope == "trainer" and b.target == trainer_id:
-                allowed = self.starts_avoiding(self.covered(b.window), length)
-                out.append(Restriction(f"blackout:{i}", blackout_text(b, self.grid), allowed))
+        for i, b in self._hard.get(("trainer", trainer_id), []):
+            allowed = self.starts_avoiding(self.covered(b.window), length)
+            out.append(Restriction(f"blackout:{i}", blackout_text(b, self.grid), allowed))
         return out
 
 
