@@ -656,14 +656,16 @@ def frozen_violations(s: Schedule, policy: RepairPolicy) -> list[Violation]:
         to_cutoff = days_from(prev.day, cutoff)
         if course is None or to_cutoff is None or to_cutoff <= 0:
             continue
+        trainers = trainers_at.get((prev.course, prev.day, prev.period, prev.site))
+        if trainers is not None and prev.trainer in trainers:
+            continue
         was = f"{label(course)} {s.when(prev.day, prev.period)} at site {prev.site}"
         frozen = f"is frozen (before {day_label(cutoff)})"
-        trainers = trainers_at.get((prev.course, prev.day, prev.period, prev.site))
         if trainers is None:
             found.append(f"{was} {frozen} but was moved")
             continue
         slots = session_slots(s.grid, day_index(s.grid, prev.day), prev.period, course.length)
-        if prev.trainer not in trainers and not s.trainer_unavailable(prev.trainer, slots):
+        if not s.trainer_unavailable(prev.trainer, slots):
             found.append(
                 f"{was} {frozen} but its trainer changed from "
                 f"{prev.trainer} to {', '.join(sorted(trainers))}"

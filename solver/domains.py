@@ -75,10 +75,6 @@ class DomainBuilder:
         # Hard blackouts by what they name, with their index (their restriction's key): each
         # course looks up its own instead of testing every blackout of the plan (hundreds on a
         # province's plan, for each of thousands of courses).
-        self._by_topic: dict[str | None, list[str]] = {}
-        for t in problem.trainers:
-            for topic in dict.fromkeys(t.topics):
-                self._by_topic.setdefault(topic, []).append(t.id)
         self._hard: dict[tuple[str, str | None], list[tuple[int, Blackout]]] = {}
         for i, b in enumerate(problem.blackouts):
             if b.hard:
@@ -130,12 +126,6 @@ class DomainBuilder:
         if blackout.scope == "unit":
             return any(self._cohort_unit.get(q) == blackout.target for q in course.cohorts)
         return False
-
-    def qualified_trainers(self, course: Course) -> list[str]:
-        """As `Problem.qualified_trainers`, with the trainers of each topic listed once."""
-        if course.trainer is not None:
-            return [course.trainer]
-        return self._by_topic.get(course.topic, [])
 
     def hard_blackouts_in_time(self, course: Course) -> list[tuple[int, Blackout]]:
         """The hard blackouts of the plan, the course's units and cohorts and the course
@@ -193,7 +183,7 @@ class DomainBuilder:
             dom.time.append(Restriction(f"blackout:{i}", blackout_text(b, self.grid), allowed))
         for site_id in self.problem.allowed_sites(course):
             dom.sites[site_id] = self.site_restrictions(course, site_id)
-        for trainer_id in self.qualified_trainers(course):
+        for trainer_id in self.problem.qualified_trainers(course):
             dom.trainers[trainer_id] = self.trainer_restrictions(course, trainer_id)
         return dom
 

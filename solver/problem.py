@@ -8,6 +8,7 @@ at once with its path.
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Sequence
 from typing import Annotated, Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -339,19 +340,31 @@ class Problem(_Model):
         """Trainees in the room: the explicit attendance, else the sum of cohort sizes."""
         if course.attendance is not None:
             return course.attendance
-        return sum(self.cohort_by_id[q].size for q in course.cohorts)
+        cohorts = self.cohort_by_id
+        return sum(cohorts[q].size for q in course.cohorts)
 
     def qualified_trainers(self, course: Course) -> list[str]:
         """Who may teach the course: its fixed trainer, or everyone with its topic."""
         if course.trainer is not None:
             return [course.trainer]
-        return [t.id for t in self.trainers if course.topic in t.topics]
+        cache: dict[str, tuple[object, dict[str, list[str]]]] = self.__dict__.setdefault(
+            "_id_index", {}
+        )
+        hit = cache.get("topics")
+        if hit is None or hit[0] is not self.trainers:  # as `_by_id`: a copy may replace them
+            by_topic: dict[str, list[str]] = defaultdict(list)
+            for t in self.trainers:
+                for topic in dict.fromkeys(t.topics):
+                    by_topic[topic].append(t.id)
+            hit = cache["topics"] = (self.trainers, dict(by_topic))
+        return list(hit[1].get(course.topic, [])) if course.topic is not None else []
 
     def allowed_sites(self, course: Course) -> list[str]:
         return list(course.sites) if course.sites else [s.id for s in self.sites]
 
     def units_of(self, course: Course) -> list[str]:
-        return sorted({self.cohort_by_id[q].unit for q in course.cohorts})
+        cohorts = self.cohort_by_id
+        return sorted({cohorts[q].unit for q in course.cohorts})
 
 
 def reference_errors(problem: Problem) -> list[str]:
