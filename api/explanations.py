@@ -19,6 +19,11 @@ class PaidCost(BaseModel):
     term: str
     cost: int
     message: str
+    courses: list[str] = Field(
+        default_factory=list,
+        description="For a cost of no one course (load peak, density, trainer load): the "
+        "courses whose sessions make it, the ones to move to lower it.",
+    )
 
 
 class SessionCosts(BaseModel):
@@ -97,7 +102,7 @@ def explain_schedule(
         elif c.course is not None:
             per_course[c.course].append(paid)
         else:
-            plan_costs.append(paid)
+            plan_costs.append(paid.model_copy(update={"courses": c.courses}))
     sessions = []
     for (course, number), costs in per_session.items():
         p = where.get((course, number))

@@ -786,26 +786,29 @@ def density_costs(s: Schedule, weights: Weights) -> list[Cost]:
     """A unit pays per cadre away over its cap, at its busiest slot."""
     capped = {u.id: u for u in s.units.values() if u.away_cap is not None}
     away: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
+    held: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))  # courses
     for ss in s.sessions:
         for q in ss.course.cohorts:
             cohort = s.cohorts.get(q)
             if cohort is not None and cohort.unit in capped:
                 for slot in ss.slots:
                     away[cohort.unit][slot].add(q)
+                    held[cohort.unit][slot].add(ss.course.id)
     costs = []
     for unit_id, by_slot in away.items():
         unit = capped[unit_id]
         cap = math.floor((unit.away_cap or 0.0) * unit.headcount + 1e-9)
-        size, slot = max(
-            (sum(s.cohorts[q].size for q in cohorts), slot) for slot, cohorts in by_slot.items()
-        )
+        sizes = {slot: sum(s.cohorts[q].size for q in cohorts) for slot, cohorts in by_slot.items()}
+        size, slot = max((n, slot) for slot, n in sizes.items())
         if size > cap:
+            peaks = [t for t, n in sizes.items() if n == size]
             costs.append(
                 Cost(
                     term="density",
                     cost=weights.density * (size - cap),
                     message=f"unit {unit_id} has {size} cadres away {s.when_slot(slot)}, "
                     f"{size - cap} over its cap of {cap}",
+                    courses=sorted({c for t in peaks for c in held[unit_id][t]}),
                 )
             )
     return costs
@@ -817,11 +820,13 @@ def load_peak_costs(s: Schedule, weights: Weights) -> list[Cost]:
     if not running:
         return []
     peak, slot = max((n, -slot) for slot, n in running.items())
+    peaks = {t for t, n in running.items() if n == peak}
     return [
         Cost(
             term="load_peak",
             cost=weights.load_peak * peak,
             message=f"{peak} session(s) run at once {s.when_slot(-slot)}, the busiest time",
+            courses=sorted({ss.course.id for ss in s.sessions if not peaks.isdisjoint(ss.slots)}),
         )
     ]
 
@@ -836,10 +841,12 @@ def trainer_load_costs(s: Schedule, weights: Weights) -> list[Cost]:
     costs = []
     for name, limit_field, bucket_of_day in periods:
         taught: dict[tuple[str, int], list[int]] = defaultdict(list)
+        courses: dict[tuple[str, int], set[str]] = defaultdict(set)
         for ss in s.sessions:
             trainer = s.trainers.get(ss.placement.trainer)
             if ss.day is not None and trainer and getattr(trainer, limit_field) is not None:
                 taught[(trainer.id, bucket_of_day[ss.day])].append(ss.day)
+                courses[(trainer.id, bucket_of_day[ss.day])].add(ss.course.id)
         starts: dict[int, int] = {}
         for day, bucket in enumerate(bucket_of_day):
             starts.setdefault(bucket, day)
@@ -854,6 +861,7 @@ def trainer_load_costs(s: Schedule, weights: Weights) -> list[Cost]:
                         cost=weights.trainer_load * over,
                         message=f"trainer {trainer_id} teaches {len(days)} sessions in the {name} "
                         f"from {start}, {over} over their limit of {limit}",
+                        courses=sorted(courses[(trainer_id, bucket)]),
                     )
                 )
     return costs

@@ -41,6 +41,9 @@ class Cost(_Model):
     message: str
     course: str | None = None
     session: int | None = None
+    # A cost of the whole plan or of a unit or trainer (load peak, density, trainer load): the
+    # courses whose sessions together make it, which a planner would move to lower it.
+    courses: list[str] = []
 
 
 class CheckResult(_Model):

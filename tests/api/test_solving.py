@@ -130,6 +130,9 @@ def test_a_version_explains_its_score_session_by_session(clients: Clients, rt: R
     assert explained["sessions"] and {s["uid"] for s in explained["sessions"]} <= uids
     for s in explained["sessions"]:
         assert s["cost"] == sum(c["cost"] for c in s["costs"]) and s["costs"][0]["message"]
+    courses = {c["id"] for c in problem_json()["courses"]}  # type: ignore[attr-defined]
+    peak = next(c for c in explained["plan_costs"] if c["term"] == "load_peak")
+    assert peak["courses"] and set(peak["courses"]) <= courses  # who makes the peak
     assert explained["violations"] == [] and explained["conflicts"] == []
 
 

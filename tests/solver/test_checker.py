@@ -684,6 +684,32 @@ def test_trainer_load_over_weekly_and_monthly_limits() -> None:
     assert load(week_0) == 0
 
 
+def test_plan_wide_costs_name_the_courses_that_make_them() -> None:
+    """Load peak, density and trainer load are paid by no one course: each names those whose
+    sessions make it (what a planner, or a neighbourhood, would move)."""
+    together = [place("a"), place("b", site="s-2", trainer="t-2")]
+    result = run(density_plan(0.25), together)
+    by_term = {c.term: c for c in result.costs}
+    assert by_term["density"].courses == ["a", "b"]
+    assert by_term["load_peak"].courses == ["a", "b"]
+    apart = [place("a"), place("b", day=1, site="s-2", trainer="t-2")]
+    assert {c.term: c for c in run(density_plan(0.1), apart).costs}["load_peak"].courses == [
+        "a",
+        "b",
+    ]  # two busiest periods, one session each
+
+    calendar = make_calendar(days=10)
+    problem = make_problem(
+        calendar=calendar,
+        trainers=[make_trainer(max_sessions_per_week=1)],
+        courses=[make_course(id="x", sessions=1), make_course(id="y", sessions=1)],
+        cohorts=[make_cohort()],
+    )
+    week_0 = [place("x", day=0), place("y", day=1)]
+    loads = [c for c in run(problem, week_0).costs if c.term == "trainer_load"]
+    assert [c.courses for c in loads] == [["x", "y"]]
+
+
 def test_trainer_load_real_weeks_are_iso_weeks() -> None:
     # Thu 2027-03-04, Fri 03-05 and Mon 03-08: two sessions in the first week, one in the next.
     calendar = make_calendar(
