@@ -2,6 +2,8 @@
 
     python -m benchmarks.scale --scales S --seeds 1 2 3 --time-limit 60 --workers 2
     python -m benchmarks.scale --scales S --seeds 1 --repair        # a trainer drops out
+    python -m benchmarks.scale --scales L --seeds 1 --repair-only   # the repair alone, from the
+                                                                    # generator's planted schedule
 
 Each solve runs in its own process so that peak memory (max RSS) is that solve's alone. Prints
 one row per run: time to first feasible, objective, bound, gap, peak memory, and for --repair
@@ -25,18 +27,26 @@ from rich.table import Table
 from config import defaults
 
 
-def _run(scale: str, seed: int, time_limit: float, workers: int, repair: bool, out: Any) -> None:
+def _run(scale: str, seed: int, time_limit: float, workers: int, repair: str, out: Any) -> None:
+    """One row; `repair`: "" (none), "after" (after the solve) or "only" (no solve: the repair
+    starts from the generator's planted schedule, to time a repair at scale without first
+    spending the solve's minutes)."""
     from solver.params import SolveParams
     from solver.problem import Weights
     from solver.scenarios import generate
+    from solver.solution import Solution
     from solver.solve import solve
 
     t0 = time.monotonic()
-    problem = generate(scale, seed).problem  # type: ignore[arg-type]
+    scenario = generate(scale, seed)  # type: ignore[arg-type]
+    problem = scenario.problem
     generated = time.monotonic() - t0
     weights = Weights.resolve(defaults.WEIGHTS, problem.weights)
     params = SolveParams(time_limit=time_limit, workers=workers, seed=seed)
-    solution = solve(problem, weights, params)
+    if repair == "only":
+        solution = Solution(status="feasible", placements=list(scenario.witness), weights=weights)
+    else:
+        solution = solve(problem, weights, params)
     row: dict[str, Any] = {
         "scale": scale,
         "seed": seed,
@@ -51,6 +61,8 @@ def _run(scale: str, seed: int, time_limit: float, workers: int, repair: bool, o
         "wall_s": solution.stats.get("wall_s"),
         "lns_steps": solution.stats.get("lns_steps"),
     }
+    if repair == "only":
+        row["status"] = "planted (not solved)"
     if repair and solution.placements:
         row.update(_repair(problem, weights, solution, workers, seed))
     row["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
@@ -138,6 +150,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--time-limit", type=float, default=60.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repair", action="store_true")
+    parser.add_argument(
+        "--repair-only", action="store_true", help="repair the planted schedule; no solve"
+    )
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args(argv)
     console = Console(width=220)
@@ -145,13 +160,15 @@ def main(argv: list[str] | None = None) -> None:
         f"{dt.date.today()} {platform.node()} {platform.processor() or platform.machine()} "
         f"python {platform.python_version()}; time limit {args.time_limit}s, {args.workers} workers"
     )
+    repair = "only" if args.repair_only else "after" if args.repair else ""
     rows = []
     ctx = mp.get_context("spawn")
     for scale in args.scales:
         for seed in args.seeds:
             queue = ctx.Queue()
             proc = ctx.Process(
-                target=_run, args=(scale, seed, args.time_limit, args.workers, args.repair, queue)
+                target=_run,
+                args=(scale, seed, args.time_limit, args.workers, repair, queue),
             )
             proc.start()
             proc.join(timeout=args.time_limit * 3 + 300)
