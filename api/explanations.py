@@ -96,13 +96,13 @@ def explain_schedule(
     per_course: dict[str, list[PaidCost]] = defaultdict(list)
     plan_costs: list[PaidCost] = []
     for c in result.costs:
-        paid = PaidCost(term=c.term, cost=c.cost, message=c.message)
+        paid = PaidCost(term=c.term, cost=c.cost, message=c.message, courses=c.courses)
         if c.course is not None and c.session is not None:
             per_session[(c.course, c.session)].append(paid)
         elif c.course is not None:
             per_course[c.course].append(paid)
         else:
-            plan_costs.append(paid.model_copy(update={"courses": c.courses}))
+            plan_costs.append(paid)
     sessions = []
     for (course, number), costs in per_session.items():
         p = where.get((course, number))

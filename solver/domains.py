@@ -75,6 +75,7 @@ class DomainBuilder:
         # Hard blackouts by what they name, with their index (their restriction's key): each
         # course looks up its own instead of testing every blackout of the plan (hundreds on a
         # province's plan, for each of thousands of courses).
+        self._time_keys: dict[str, tuple[Course, frozenset[tuple[str, str | None]]]] = {}
         self._hard: dict[tuple[str, str | None], list[tuple[int, Blackout]]] = {}
         for i, b in enumerate(problem.blackouts):
             if b.hard:
@@ -115,28 +116,28 @@ class DomainBuilder:
             s for s in self.working_starts(length) if all(s + k in good for k in range(length))
         )
 
+    def time_keys(self, course: Course) -> frozenset[tuple[str, str | None]]:
+        """What a blackout names when it limits the course's time whatever its site and
+        trainer: the plan, the course, its cohorts and their units (once per course: a model
+        asks for each soft blackout and session)."""
+        known = self._time_keys.get(course.id)
+        if known is not None and known[0] is course:
+            return known[1]
+        units = {self._cohort_unit[q] for q in course.cohorts if q in self._cohort_unit}
+        keys: set[tuple[str, str | None]] = {("plan", None), ("course", course.id)}
+        keys |= {("cohort", q) for q in course.cohorts}
+        keys |= {("unit", u) for u in units}
+        self._time_keys[course.id] = (course, frozenset(keys))
+        return self._time_keys[course.id][1]
+
     def blackout_applies_in_time(self, blackout: Blackout, course: Course) -> bool:
         """Plan, unit, cohort and course blackouts depend only on the course, not the options."""
-        if blackout.scope == "plan":
-            return True
-        if blackout.scope == "course":
-            return blackout.target == course.id
-        if blackout.scope == "cohort":
-            return blackout.target in course.cohorts
-        if blackout.scope == "unit":
-            return any(self._cohort_unit.get(q) == blackout.target for q in course.cohorts)
-        return False
+        return (blackout.scope, blackout.target) in self.time_keys(course)
 
     def hard_blackouts_in_time(self, course: Course) -> list[tuple[int, Blackout]]:
-        """The hard blackouts of the plan, the course's units and cohorts and the course
-        itself, with their indexes, in the plan's order."""
-        units = dict.fromkeys(
-            self._cohort_unit[q] for q in course.cohorts if q in self._cohort_unit
-        )
-        keys: list[tuple[str, str | None]] = [("plan", None), ("course", course.id)]
-        keys += [("cohort", q) for q in dict.fromkeys(course.cohorts)]
-        keys += [("unit", u) for u in units]
-        return sorted(x for key in keys for x in self._hard.get(key, []))
+        """The hard blackouts that limit the course's time, with their indexes, in the plan's
+        order."""
+        return sorted(x for key in self.time_keys(course) for x in self._hard.get(key, []))
 
     def for_block(self, course: Course, allowed: frozenset[int]) -> frozenset[int]:
         """Block starts whose every session start is allowed."""

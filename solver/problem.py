@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any, Literal, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -305,13 +305,18 @@ class Problem(_Model):
 
     # Lookups by id, cached against the very list they index: `model_copy(update=...)` copies
     # the cache along with the fields, so a cache must notice when its list was replaced.
-    def _by_id(self, name: str, items: Sequence[_HasId]) -> dict[str, Any]:
+    def _index(
+        self, name: str, items: Sequence[Any], build: Callable[[Sequence[Any]], dict[str, Any]]
+    ) -> dict[str, Any]:
         cache: dict[str, tuple[object, dict[str, Any]]] = self.__dict__.setdefault("_id_index", {})
         hit = cache.get(name)
         if hit is None or hit[0] is not items:
-            hit = (items, {x.id: x for x in items})
+            hit = (items, build(items))
             cache[name] = hit
         return hit[1]
+
+    def _by_id(self, name: str, items: Sequence[_HasId]) -> dict[str, Any]:
+        return self._index(name, items, lambda xs: {x.id: x for x in xs})
 
     @property
     def course_by_id(self) -> dict[str, Course]:
@@ -347,17 +352,9 @@ class Problem(_Model):
         """Who may teach the course: its fixed trainer, or everyone with its topic."""
         if course.trainer is not None:
             return [course.trainer]
-        cache: dict[str, tuple[object, dict[str, list[str]]]] = self.__dict__.setdefault(
-            "_id_index", {}
-        )
-        hit = cache.get("topics")
-        if hit is None or hit[0] is not self.trainers:  # as `_by_id`: a copy may replace them
-            by_topic: dict[str, list[str]] = defaultdict(list)
-            for t in self.trainers:
-                for topic in dict.fromkeys(t.topics):
-                    by_topic[topic].append(t.id)
-            hit = cache["topics"] = (self.trainers, dict(by_topic))
-        return list(hit[1].get(course.topic, [])) if course.topic is not None else []
+        if course.topic is None:
+            return []
+        return list(self._index("topics", self.trainers, trainers_by_topic).get(course.topic, []))
 
     def allowed_sites(self, course: Course) -> list[str]:
         return list(course.sites) if course.sites else [s.id for s in self.sites]
@@ -365,6 +362,15 @@ class Problem(_Model):
     def units_of(self, course: Course) -> list[str]:
         cohorts = self.cohort_by_id
         return sorted({cohorts[q].unit for q in course.cohorts})
+
+
+def trainers_by_topic(trainers: Sequence[Trainer]) -> dict[str, list[str]]:
+    """Trainer ids per topic, in the plan's order."""
+    by_topic: dict[str, list[str]] = defaultdict(list)
+    for t in trainers:
+        for topic in dict.fromkeys(t.topics):
+            by_topic[topic].append(t.id)
+    return dict(by_topic)
 
 
 def reference_errors(problem: Problem) -> list[str]:
