@@ -7,7 +7,6 @@ improves; whatever it still cannot place is left to CP-SAT (and is listed).
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 import math
 from collections import Counter, defaultdict
@@ -181,10 +180,12 @@ class Greedy:
         )
         self.sites = {s.id: s for s in problem.sites}
         self.trainers = {t.id: t for t in problem.trainers}
-        self.options = {
-            c.id: self._options(self.builder.course_domains(c)) for c in problem.courses
-        }
-        self.hardness = {cid: difficulty(opts) for cid, opts in self.options.items()}
+        self.courses = problem.course_by_id
+        # Worked out for the courses the greedy places, when first needed: a repair keeps most
+        # courses as they were and checks those at their own starts only (on a national plan,
+        # the options of every course took 1.5 s of a repair's 5).
+        self._options: dict[str, CourseOptions] = {}
+        self._hardness: dict[str, tuple[float, ...]] = {}
         self.placed: dict[str, list[Session]] = {}  # by the greedy; a repair may move them
         # (placed?, course, sessions) of every change, so that a failed repair can be undone.
         self.journal: list[tuple[bool, str, list[Session]]] = []
@@ -197,12 +198,24 @@ class Greedy:
                 self._soft_in_time[(b.scope, b.target)].append(i)
         self._site_costs: dict[tuple[str, int], dict[int, int]] = {}
         # Expected demand of not-yet-placed courses per site and day: placing a course where
-        # others will need the room anyway is what makes greedy schedules dead-end.
+        # others will need the room anyway is what makes greedy schedules dead-end. Added for
+        # each course left to place (`construct_once`), taken off as it is placed.
         self.heat: dict[str, list[float]] = defaultdict(lambda: [0.0] * grid.n_days)
-        for opts in self.options.values():
-            self.add_heat(opts, 1.0)
 
-    def _options(self, dom: CourseDomains) -> CourseOptions:
+    def options(self, course_id: str) -> CourseOptions:
+        opts = self._options.get(course_id)
+        if opts is None:
+            dom = self.builder.course_domains(self.courses[course_id])
+            opts = self._options[course_id] = self._build_options(dom)
+        return opts
+
+    def hardness(self, course_id: str) -> tuple[float, ...]:
+        known = self._hardness.get(course_id)
+        if known is None:
+            known = self._hardness[course_id] = difficulty(self.options(course_id))
+        return known
+
+    def _build_options(self, dom: CourseDomains) -> CourseOptions:
         starts = dom.starts()
         return CourseOptions(
             dom=dom,
@@ -478,7 +491,7 @@ class Greedy:
     def remove(self, course_id: str) -> None:
         """Take a placed course out of the schedule."""
         sessions = self.placed.pop(course_id)
-        course = self.options[course_id].course
+        course = self.courses[course_id]
         for s, site, t in sessions:
             self.occ.release(course, s, site, t)
         self.journal.append((False, course_id, sessions))
@@ -487,7 +500,7 @@ class Greedy:
         """Undo every place and remove since the journal was `mark` long."""
         while len(self.journal) > mark:
             placed, course_id, sessions = self.journal.pop()
-            course = self.options[course_id].course
+            course = self.courses[course_id]
             if placed:
                 del self.placed[course_id]
             else:
@@ -511,14 +524,14 @@ class Greedy:
                 return False
             self.repair_budget -= len(eject)
             mark = len(self.journal)
-            hardest_first = sorted(eject, key=lambda cid: (self.hardness[cid], cid))
+            hardest_first = sorted(eject, key=lambda cid: (self.hardness(cid), cid))
             for cid in hardest_first:
                 self.remove(cid)
             done = {opts.course.id}
             # Where the room was made: elsewhere could take what the moved courses need.
             if self.place(dataclasses.replace(opts, site_starts=there)):
                 for cid in hardest_first:
-                    o = self.options[cid]
+                    o = self.options(cid)
                     if not self.place(o) and not (
                         depth > 1 and self.repair(o, locked | done, depth - 1)
                     ):
@@ -581,7 +594,7 @@ class Greedy:
 
     def work(self, courses: Iterable[str]) -> int:
         """Periods of teaching to place again if `courses` move."""
-        return sum(self.options[c].course.sessions * self.options[c].course.length for c in courses)
+        return sum(self.courses[c].sessions * self.courses[c].length for c in courses)
 
     def blocking(
         self, opts: CourseOptions, site: str, slot: int, locked: set[str]
@@ -618,7 +631,7 @@ class Greedy:
 
     def placements(self) -> list[Placement]:
         return [
-            self.placement(self.options[cid].course, k, s, site, t)
+            self.placement(self.courses[cid], k, s, site, t)
             for cid, sessions in self.placed.items()
             for k, (s, site, t) in enumerate(sessions)
         ]
@@ -695,9 +708,12 @@ def construct_once(
     kept_courses = kept_whole_courses(grid, greedy, keep)
     unplaced = sorted(set(skip) - set(kept_courses))
     rank = {cid: i for i, cid in enumerate(first)}
+    left = [greedy.options(c.id) for c in problem.courses if c.id not in kept_courses]
+    for opts in left:
+        greedy.add_heat(opts, 1.0)
     order = sorted(
-        (o for cid, o in greedy.options.items() if cid not in kept_courses and cid not in skip),
-        key=lambda o: (rank.get(o.course.id, len(rank)), greedy.hardness[o.course.id]),
+        (o for o in left if o.course.id not in skip),
+        key=lambda o: (rank.get(o.course.id, len(rank)), greedy.hardness(o.course.id)),
     )
     failed = []
     for opts in order:
@@ -722,24 +738,24 @@ def kept_whole_courses(
     out: dict[str, list[Placement]] = {}
     broken: list[str] = []
     for course_id, pls in sorted(by_course.items()):
-        opts = greedy.options.get(course_id)
-        if opts is None or len(pls) != opts.course.sessions:
+        course = greedy.courses.get(course_id)
+        if course is None or len(pls) != course.sessions:
             continue
         pls = sorted(pls, key=lambda p: p.session)
         slots = slots_of(grid, pls)
-        if legal_as_kept(greedy, opts, pls, slots):
-            out[course_id] = renumbered(opts.course, pls, slots)
+        if legal_as_kept(greedy, course, pls, slots):
+            out[course_id] = renumbered(course, pls, slots)
         else:
             broken.append(course_id)
     # Then courses that only lost a trainer (who left, or is away on some of its dates): the
     # same times and sites with another qualified trainer who is free, so that a repair
     # changes the trainer of those sessions only instead of moving the whole course.
     for course_id in broken:
-        opts = greedy.options[course_id]
+        opts = greedy.options(course_id)
         pls = sorted(by_course[course_id], key=lambda p: p.session)
         slots = slots_of(grid, pls)
         retrained = with_free_trainers(greedy, opts, pls, slots)
-        if retrained is not None and legal_as_kept(greedy, opts, retrained, slots):
+        if retrained is not None and legal_as_kept(greedy, opts.course, retrained, slots):
             out[course_id] = renumbered(opts.course, retrained, slots)
     return out
 
@@ -778,16 +794,18 @@ def renumbered(course: Course, pls: list[Placement], slots: list[int | None]) ->
     """Spread sessions numbered in time order (the model orders them so)."""
     ordered = sorted(zip(slots, pls, strict=True), key=lambda x: x[0] or 0)
     return [
-        pl.model_copy(update={"session": k}) if course.pattern == "spread" else pl
+        pl.model_copy(update={"session": k})
+        if course.pattern == "spread" and pl.session != k
+        else pl
         for k, (_, pl) in enumerate(ordered)
     ]
 
 
 def legal_as_kept(
-    greedy: Greedy, opts: CourseOptions, pls: list[Placement], slots: list[int | None]
+    greedy: Greedy, course: Course, pls: list[Placement], slots: list[int | None]
 ) -> bool:
     """Whether the sessions (in session order) break no hard rule; if so they are committed."""
-    course, ppd, first = opts.course, greedy.grid.periods_per_day, slots[0]
+    ppd, first = greedy.grid.periods_per_day, slots[0]
     if first is None or any(s is None for s in slots):
         return False
     if course.pattern == "block" and any(
@@ -799,7 +817,7 @@ def legal_as_kept(
     for pl, s in zip(pls, slots, strict=True):
         assert s is not None
         start = first if course.pattern == "block" else s
-        if not kept_session_legal(greedy, opts, pl, s, start):
+        if not kept_session_legal(greedy, course, pl, s, start):
             for t_s, site, t in taken:
                 greedy.occ.release(course, t_s, site, t)
             return False
@@ -809,22 +827,18 @@ def legal_as_kept(
 
 
 def kept_session_legal(
-    greedy: Greedy, opts: CourseOptions, pl: Placement, slot: int, start: int
+    greedy: Greedy, course: Course, pl: Placement, slot: int, start: int
 ) -> bool:
     """One kept session (`start`: its course's start, a block's first day) against the hard
-    rules and what is already committed, the course's own earlier sessions included."""
+    rules and what is already committed, the course's own earlier sessions included. Asks the
+    course's restrictions about this start only (building its options is what costs)."""
+    dom = greedy.builder.course_domains(course)
     site = greedy.sites.get(pl.site)
-    starts = opts.site_starts.get(pl.site, [])
-    at = bisect.bisect_left(starts, start)
-    if site is None or at == len(starts) or starts[at] != start:
+    if site is None or not dom.site_allows(pl.site, start):
         return False
-    if site.too_small(opts.attendance):
+    if site.too_small(greedy.problem.attendance(course)):
         return False
-    if pl.trainer not in opts.trainers:
+    if not dom.trainer_allows(pl.trainer, slot):
         return False
-    allowed = opts.trainers[pl.trainer]
-    if allowed is not None and slot not in allowed:
-        return False
-    course = opts.course
     busy = greedy.occ.trainer[pl.trainer] | greedy.occ.site[pl.site] | greedy.cohorts_busy(course)
     return not busy & span_bits(slot, course.length)

@@ -46,6 +46,21 @@ class CourseDomains:
     def site_starts(self, site: str) -> frozenset[int]:
         return intersect(self.starts(), self.sites.get(site, []))
 
+    def site_allows(self, site: str, start: int) -> bool:
+        """Whether `start` is in `site_starts(site)` (and the site allowed), without building it."""
+        restrictions = self.sites.get(site)
+        return (
+            restrictions is not None
+            and start in self.base
+            and all(start in r.allowed for r in self.time)
+            and all(start in r.allowed for r in restrictions)
+        )
+
+    def trainer_allows(self, trainer: str, start: int) -> bool:
+        """Whether the trainer is qualified and may teach a session starting at `start`."""
+        restrictions = self.trainers.get(trainer)
+        return restrictions is not None and all(start in r.allowed for r in restrictions)
+
 
 def intersect(base: frozenset[int], restrictions: Iterable[Restriction]) -> frozenset[int]:
     out = base
@@ -163,13 +178,16 @@ class DomainBuilder:
 
     def _course_domains(self, course: Course) -> CourseDomains:
         grid, length = self.grid, course.length
-        base = self.for_block(course, self.working_starts(length))
+        # A block's sessions are on consecutive working days: it starts where its last day
+        # still lies within the days (the same as `for_block` of the days' starts, uncomputed).
+        tail = course.sessions - 1 if course.pattern == "block" else 0
+        base = self.days_starts(0, grid.n_days - 1 - tail, length)
         dom = CourseDomains(course=course, base=base)
         name = course_text(course)
         if course.earliest is not None or course.latest is not None:
             lo = 0 if course.earliest is None else grid.first_day_from(course.earliest)
             hi = grid.n_days - 1 if course.latest is None else grid.last_day_until(course.latest)
-            allowed = self.for_block(course, self.days_starts(lo, hi, length))
+            allowed = self.days_starts(lo, hi - tail, length)
             if course.earliest is not None and course.latest is not None:
                 span = dates_text(course.earliest, course.latest)
                 text = f"{name} must be held {span}"
