@@ -11,6 +11,7 @@ trainers' load are bounded by counting.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -33,6 +34,8 @@ JOIN_MAX_SESSIONS = 200
 # and L: about 0.3 ms a session and 2 ms a group).
 COST_PER_SESSION = 0.0005
 COST_PER_GROUP = 0.002
+# Stretches of time the load-peak bound looks at, at most (first slot x last slot).
+MAX_PEAK_CELLS = 250_000
 # The least deterministic time a relaxed group may take; most prove their optimum in far less.
 MIN_SLICE = 0.05
 
@@ -246,22 +249,31 @@ def load_peak_bound(problem: Problem, builder: DomainBuilder, weights: Weights) 
         return 0
     edges_lo = sorted({s[0] for s in spans})
     edges_hi = sorted({s[1] for s in spans})
+    if len(edges_lo) * len(edges_hi) > MAX_PEAK_CELLS:  # keep it cheap on long calendars
+        edges_lo = edges_lo[:: -(-len(edges_lo) // 500)]
+        edges_hi = edges_hi[:: -(-len(edges_hi) // 500)]
+    # work[i][j]: periods of work of the courses that must fit within edges_lo[i]..edges_hi[j]
+    # (first >= lo, last <= hi), each course added once to the cell of the tightest stretch
+    # around it, then summed over i downwards and j upwards.
+    n_lo, n_hi = len(edges_lo), len(edges_hi)
+    work = [[0] * n_hi for _ in range(n_lo)]
+    for first, last, periods in spans:
+        i = bisect.bisect_right(edges_lo, first) - 1
+        j = bisect.bisect_left(edges_hi, last)
+        if i >= 0 and j < n_hi:
+            work[i][j] += periods
+    for row in work:
+        for j in range(1, n_hi):
+            row[j] += row[j - 1]
+    for i in range(n_lo - 2, -1, -1):
+        below, row = work[i + 1], work[i]
+        for j in range(n_hi):
+            row[j] += below[j]
     best = 1
-    if len(edges_lo) * len(edges_hi) > 40_000:  # keep it cheap on large plans
-        edges_lo, edges_hi = (
-            edges_lo[:: max(1, len(edges_lo) // 200)],
-            edges_hi[:: max(1, len(edges_hi) // 200)],
-        )
-    for lo in edges_lo:
-        inside = sorted((hi, work) for first, hi, work in spans if first >= lo)
-        work, j = 0, 0
-        for hi in edges_hi:
-            if hi < lo:
-                continue
-            while j < len(inside) and inside[j][0] <= hi:
-                work += inside[j][1]
-                j += 1
-            best = max(best, math.ceil(work / (hi - lo + 1)))
+    for i, lo in enumerate(edges_lo):
+        row = work[i]
+        for j in range(bisect.bisect_left(edges_hi, lo), n_hi):
+            best = max(best, -(-row[j] // (edges_hi[j] - lo + 1)))
     return weights.load_peak * best
 
 
@@ -293,11 +305,16 @@ def trainer_load_bound(
     total = 0
     for limit_of, bucket_of_day in ((week, grid.week_of_day), (month, grid.month_of_day)):
         limits = {t: limit for t, limit in limit_of.items() if limit is not None}
-        options = [
-            {(t, bucket_of_day[d]) for t, ds in days.items() for d in ds}
-            for days in sessions
-            if days and all(t in limits for t in days)  # else someone without a limit can
-        ]
+        # A course's sessions share one `days`: its buckets are worked out once.
+        buckets: dict[int, set[tuple[str, int]]] = {}
+        options = []
+        for days in sessions:
+            if days and all(t in limits for t in days):  # else someone without a limit can
+                if id(days) not in buckets:
+                    buckets[id(days)] = {
+                        (t, bucket_of_day[d]) for t, ds in days.items() for d in ds
+                    }
+                options.append(buckets[id(days)])
         total += weights.trainer_load * least_overload(options, limits)
     return total
 
