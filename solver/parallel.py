@@ -11,6 +11,7 @@ never depends on where it was computed.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import pickle
 import signal
@@ -34,9 +35,14 @@ class Aside(Generic[T]):
 
     def _fork(self) -> None:
         read, write = os.pipe()
+        # Objects alive now are left out of garbage collections until the answer is in: a
+        # collection writes to every object it scans, which makes both processes copy the
+        # pages they share (measured: the check beside the child 3.4 s instead of 2.6 s).
+        gc.freeze()
         try:
             pid = os.fork()
         except OSError:  # no memory or processes left: do it in the parent
+            gc.unfreeze()
             os.close(read)
             os.close(write)
             return
@@ -62,6 +68,7 @@ class Aside(Generic[T]):
             self.fd = None
             _, status = os.waitpid(self.pid, 0)
             self.pid = None
+            gc.unfreeze()
             if os.waitstatus_to_exitcode(status) == 0 and data:
                 value, self.seconds = pickle.loads(data)
                 return value  # type: ignore[no-any-return]
@@ -80,3 +87,4 @@ class Aside(Generic[T]):
                 os.kill(self.pid, signal.SIGKILL)
             os.waitpid(self.pid, 0)
             self.pid = None
+            gc.unfreeze()

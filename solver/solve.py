@@ -6,18 +6,19 @@ breakdown reported are the checker's, so they mean exactly what the rules say.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from ortools.sat.python import cp_model as cp
 
 from solver.bounds import lower_bound
 from solver.checker import check
-from solver.construct import construct
+from solver.construct import Construction, construct
 from solver.domains import DomainBuilder
 from solver.explain import conflicting_rules
 from solver.grid import TimeGrid
@@ -73,7 +74,22 @@ def solve(
     if errors:
         return Solution(status="invalid", prechecks=errors, weights=weights, policy=policy)
     grid = TimeGrid.of(problem.calendar)
-    findings = precheck(problem, grid)
+    stats: dict[str, Any] = {"working_days": grid.n_days, "slots": grid.n_slots}
+    # On a large plan with two cores the pre-checks run on the other core while the
+    # construction works (about a second each on a national plan); a fatal finding still ends
+    # the solve before any search, and the construction's work is then thrown away.
+    aside = params.workers > 1 and len(problem.courses) >= ASIDE_COURSES
+    stats["aside"] = aside
+    checks = Aside(lambda: precheck(problem, grid), aside)
+    early: Built | None = None
+    try:
+        if aside:
+            report(Progress(time.monotonic() - t0, "construct"))
+            with contextlib.suppress(Exception):  # a plan the pre-checks reject may break it
+                early = _built(problem, grid, weights, params, policy)
+        findings = checks.result()
+    finally:
+        checks.close()
     # Fatal for the plan: course-less overloads, broken pins, and required courses that
     # cannot be placed (an optional one is just left out, with the finding as its reason).
     fatal_required = [
@@ -82,18 +98,14 @@ def solve(
         if f.fatal and (f.course is None or f.rule == "pin" or problem.course(f.course).required)
     ]
     notes = [f.message for f in findings]
-    stats: dict[str, Any] = {"working_days": grid.n_days, "slots": grid.n_slots}
     if fatal_required:
         conflicts = [f.message for f in fatal_required]
         return _infeasible(problem, grid, weights, policy, notes, conflicts, stats, t0)
 
-    report(Progress(time.monotonic() - t0, "construct"))
-    keep = list(problem.previous or []) if params.mode == "repair" else []
-    pinned = pinned_courses(problem, grid, policy)
-    builder = DomainBuilder(problem, grid)
-    rounds = construction_rounds(len(problem.courses), params.time_limit)
-    start = construct(problem, grid, weights, keep, pinned, builder, rounds)
-    stats["construct_rounds"] = rounds
+    if early is None:
+        report(Progress(time.monotonic() - t0, "construct"))
+    start, builder, pinned = early or _built(problem, grid, weights, params, policy)
+    stats["construct_rounds"] = construction_rounds(len(problem.courses), params.time_limit)
     stats["construct_s"] = round(time.monotonic() - t0, 3)
     stats["construct_unplaced"] = len(start.unplaced)
     run = Run(problem, weights, policy, params, report, t0, 0, stats, stop)
@@ -104,7 +116,6 @@ def solve(
     # fraction of a second: counted bounds then). On a large plan with two cores it is worked
     # out on the other core while the first schedule is checked (5 s each on a national plan).
     budget = min(BOUND_BUDGET, BOUND_SHARE * params.time_limit)
-    aside = params.workers > 1 and len(problem.courses) >= BOUND_ASIDE_COURSES
     bound = Aside(lambda: lower_bound(problem, grid, weights, policy, builder, budget), aside)
     try:
         run.offer(list(start.placements), "construct")
@@ -112,12 +123,30 @@ def solve(
     finally:
         bound.close()
     stats["bound_s"] = round(bound.seconds, 3)
-    stats["bound_aside"] = aside
     run.attach(builder)
     run.complete(start.unplaced)
     run.improve()
     run.final()
     return run.answer(grid, findings, notes)
+
+
+class Built(NamedTuple):
+    """The construction's schedule, the course domains it built, the courses it left to CP-SAT."""
+
+    start: Construction
+    builder: DomainBuilder
+    pinned: set[str]
+
+
+def _built(
+    problem: Problem, grid: TimeGrid, weights: Weights, params: SolveParams, policy: RepairPolicy
+) -> Built:
+    """The first schedule: a repair starts from the previous one, pins and frozen sessions stay."""
+    keep = list(problem.previous or []) if params.mode == "repair" else []
+    pinned = pinned_courses(problem, grid, policy)
+    builder = DomainBuilder(problem, grid)
+    rounds = construction_rounds(len(problem.courses), params.time_limit)
+    return Built(construct(problem, grid, weights, keep, pinned, builder, rounds), builder, pinned)
 
 
 # Constructions tried while some course stays unplaced: at most CONSTRUCT_ROUNDS, and at most
@@ -140,10 +169,11 @@ STEP_OVERHEAD = 0.05
 # the time limit (on S every unit group is proven optimal in ~0.8 s; M and L gain up to 10 s).
 BOUND_BUDGET = 5.0
 BOUND_SHARE = 0.08
-# Plans with at least this many courses work out the bound in a forked child while the first
-# schedule is checked, when the solve has two workers or more (a city's bound takes 0.2 s,
-# less than a fork of the process is worth; a province's 1 s, a national plan's 5 s).
-BOUND_ASIDE_COURSES = 1000
+# Plans with at least this many courses, solved with two workers or more, run their pre-checks
+# in a forked child while the construction works and their bound while the first schedule is
+# checked (a city's bound takes 0.2 s, less than a fork of the process is worth; a province's
+# 1 s, a national plan's 3-5 s).
+ASIDE_COURSES = 1000
 # A check slower than this (seconds) is dear: a step's better schedule is then kept on its
 # model's word and checked at most once per CHECK_EVERY checks' time (on S a check takes 0.05 s
 # and every schedule is checked as it comes).

@@ -15,6 +15,7 @@ from solver.params import SolveParams
 from solver.problem import Weights
 from solver.scenarios import generate
 from solver.solve import solve
+from tests.solver.factories import make_course, make_problem, make_trainer, make_window
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 
@@ -60,10 +61,26 @@ def test_a_bound_worked_out_aside_is_the_bound_worked_out_inline(
     problem = generate("S", 1).problem
     weights = Weights.resolve(WEIGHTS, problem.weights)
     params = SolveParams(time_limit=2.0, workers=2, seed=1)
-    monkeypatch.setattr(solver.solve, "BOUND_ASIDE_COURSES", 10**9)
+    monkeypatch.setattr(solver.solve, "ASIDE_COURSES", 10**9)
     inline = solve(problem, weights, params)
-    monkeypatch.setattr(solver.solve, "BOUND_ASIDE_COURSES", 1)
+    monkeypatch.setattr(solver.solve, "ASIDE_COURSES", 1)
     aside = solve(problem, weights, params)
-    assert inline.stats["bound_aside"] is False
-    assert aside.stats["bound_aside"] is True
+    assert inline.stats["aside"] is False
+    assert aside.stats["aside"] is True
     assert aside.stats["own_bound"] == inline.stats["own_bound"] > 0
+
+
+def test_pre_checks_aside_end_a_hopeless_plan_as_they_do_inline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    away = make_trainer(unavailable=[make_window(0, 4, reason="overseas mission")])
+    hopeless = make_problem(trainers=[away], courses=[make_course(sessions=1)])
+    weights = Weights.resolve(WEIGHTS, hopeless.weights)
+    params = SolveParams(time_limit=2.0, workers=2, seed=1)
+    inline = solve(hopeless, weights, params)
+    monkeypatch.setattr(solver.solve, "ASIDE_COURSES", 1)
+    aside = solve(hopeless, weights, params)
+    assert aside.stats["aside"] is True and inline.stats["aside"] is False
+    assert aside.status == inline.status == "infeasible"
+    assert aside.conflicts == inline.conflicts and any("t-1" in c for c in aside.conflicts)
+    assert aside.prechecks == inline.prechecks
