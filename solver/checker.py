@@ -144,10 +144,13 @@ class Schedule:
         grid = TimeGrid.of(problem.calendar)
         courses = {c.id: c for c in problem.courses}
         sessions = []
+        days: dict[DayRef, int | None] = {}  # sessions share their days: look each up once
         for i, p in enumerate(placements):
             course = courses.get(p.course)
             if course is not None:
-                day = day_index(grid, p.day)
+                day = days.get(p.day, -1)
+                if day == -1:
+                    day = days[p.day] = day_index(grid, p.day)
                 slots = session_slots(grid, day, p.period, course.length)
                 sessions.append(PlacedSession(i, p, course, day if slots else None, slots))
         blackouts: dict[tuple[str, str | None], list[Blackout]] = defaultdict(list)
@@ -741,15 +744,18 @@ def min_days_costs(s: Schedule, weights: Weights) -> list[Cost]:
 def compactness_costs(s: Schedule, weights: Weights) -> list[Cost]:
     """A cohort's session with nothing of theirs just before or after it that day pays."""
     ppd = s.grid.periods_per_day
-    busy = {(q, slot) for ss in s.sessions for q in ss.course.cohorts for slot in ss.slots}
+    busy: dict[str, set[int]] = defaultdict(set)  # cohort -> its busy slots
+    for ss in s.sessions:
+        for q in ss.course.cohorts:
+            busy[q].update(ss.slots)
     costs = []
     for ss in s.sessions:
         p, length = ss.placement, ss.course.length
         if not ss.slots or length >= ppd:
             continue
         for q in dict.fromkeys(ss.course.cohorts):
-            before = p.period > 0 and (q, ss.start - 1) in busy
-            after = p.period + length < ppd and (q, ss.start + length) in busy
+            before = p.period > 0 and ss.start - 1 in busy[q]
+            after = p.period + length < ppd and ss.start + length in busy[q]
             if not before and not after:
                 costs.append(
                     Cost(
@@ -787,13 +793,16 @@ def density_costs(s: Schedule, weights: Weights) -> list[Cost]:
     capped = {u.id: u for u in s.units.values() if u.away_cap is not None}
     away: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))
     held: dict[str, dict[int, set[str]]] = defaultdict(lambda: defaultdict(set))  # courses
+    sent: dict[str, list[tuple[str, str]]] = {}  # course -> (unit, cohort) of capped units
+    for course in s.courses.values():
+        pairs = [(s.cohorts[q].unit, q) for q in course.cohorts if q in s.cohorts]
+        sent[course.id] = [(u, q) for u, q in pairs if u in capped]
     for ss in s.sessions:
-        for q in ss.course.cohorts:
-            cohort = s.cohorts.get(q)
-            if cohort is not None and cohort.unit in capped:
-                for slot in ss.slots:
-                    away[cohort.unit][slot].add(q)
-                    held[cohort.unit][slot].add(ss.course.id)
+        for unit, q in sent[ss.course.id]:
+            by_slot, courses = away[unit], held[unit]
+            for slot in ss.slots:
+                by_slot[slot].add(q)
+                courses[slot].add(ss.course.id)
     costs = []
     for unit_id, by_slot in away.items():
         unit = capped[unit_id]

@@ -43,7 +43,7 @@ class Cost(_Model):
     session: int | None = None
     # A cost of the whole plan or of a unit or trainer (load peak, density, trainer load): the
     # courses whose sessions together make it, which a planner would move to lower it.
-    courses: list[str] = []
+    courses: list[str] = Field(default_factory=list)
 
 
 class CheckResult(_Model):
