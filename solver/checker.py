@@ -798,8 +798,8 @@ def density_costs(s: Schedule, weights: Weights) -> list[Cost]:
         pairs = [(s.cohorts[q].unit, q) for q in course.cohorts if q in s.cohorts]
         sent[course.id] = [(u, q) for u, q in pairs if u in capped]
     for ss in s.sessions:
-        for unit, q in sent[ss.course.id]:
-            by_slot, courses = away[unit], held[unit]
+        for u, q in sent[ss.course.id]:
+            by_slot, courses = away[u], held[u]
             for slot in ss.slots:
                 by_slot[slot].add(q)
                 courses[slot].add(ss.course.id)
