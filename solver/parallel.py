@@ -1,9 +1,10 @@
 """One piece of pure work done on the other core while the solve goes on.
 
 A solve is Python between CP-SAT runs; on a national plan the lower bound (5 s) and the check of
-the first schedule (5 s) each hold one core while the other idles. The bound needs nothing the
-check makes, so it runs in a forked child: the child starts with the parent's memory (the
-course domains already built), computes, and sends back its pickled answer. Where fork is not
+the first schedule (5 s) each hold one core while the other idles, as do the pre-checks and the
+construction before them. Neither of a pair needs what the other makes, so one of them runs in a
+forked child: the child starts with the parent's memory (the course domains already built),
+computes, and sends back its pickled answer. `result()` is asked once. Where fork is not
 available, or the child fails for any reason, the work is done in the parent instead: the answer
 never depends on where it was computed.
 """
