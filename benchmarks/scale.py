@@ -65,8 +65,8 @@ def _run(scale: str, seed: int, time_limit: float, workers: int, repair: str, ou
         row["status"] = "planted (not solved)"
     if repair and solution.placements:
         row.update(_repair(problem, weights, solution, workers, seed))
-    # The solve's own peak plus its biggest child's (the bound worked out aside on a large
-    # plan): an upper bound on what both held at once.
+    # The solve's own peak plus its biggest child's (pre-checks or bound worked out aside on a
+    # large plan, solver/parallel.py): an upper bound on what both held at once.
     peak_kb = sum(
         resource.getrusage(who).ru_maxrss
         for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)

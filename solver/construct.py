@@ -808,6 +808,11 @@ def legal_as_kept(
     ppd, first = greedy.grid.periods_per_day, slots[0]
     if first is None or any(s is None for s in slots):
         return False
+    # Looked up once per course, not per session: most kept courses are checked only here.
+    dom, attendance = greedy.builder.course_domains(course), greedy.problem.attendance(course)
+    sites = [greedy.sites.get(pl.site) for pl in pls]
+    if any(site is None or site.too_small(attendance) for site in sites):
+        return False
     if course.pattern == "block" and any(
         pl.site != pls[0].site or s != first + pl.session * ppd
         for pl, s in zip(pls, slots, strict=True)
@@ -817,7 +822,7 @@ def legal_as_kept(
     for pl, s in zip(pls, slots, strict=True):
         assert s is not None
         start = first if course.pattern == "block" else s
-        if not kept_session_legal(greedy, course, pl, s, start):
+        if not kept_session_legal(greedy, dom, pl, s, start):
             for t_s, site, t in taken:
                 greedy.occ.release(course, t_s, site, t)
             return False
@@ -827,18 +832,14 @@ def legal_as_kept(
 
 
 def kept_session_legal(
-    greedy: Greedy, course: Course, pl: Placement, slot: int, start: int
+    greedy: Greedy, dom: CourseDomains, pl: Placement, slot: int, start: int
 ) -> bool:
-    """One kept session (`start`: its course's start, a block's first day) against the hard
-    rules and what is already committed, the course's own earlier sessions included. Asks the
-    course's restrictions about this start only (building its options is what costs)."""
-    dom = greedy.builder.course_domains(course)
-    site = greedy.sites.get(pl.site)
-    if site is None or not dom.site_allows(pl.site, start):
+    """One kept session (`start`: its course's start, a block's first day; its site known and
+    big enough) against the hard rules of time and what is already committed, the course's own
+    earlier sessions included. Asks the course's restrictions about this start only (building
+    its options is what costs)."""
+    if not dom.site_allows(pl.site, start) or not dom.trainer_allows(pl.trainer, slot):
         return False
-    if site.too_small(greedy.problem.attendance(course)):
-        return False
-    if not dom.trainer_allows(pl.trainer, slot):
-        return False
+    course = dom.course
     busy = greedy.occ.trainer[pl.trainer] | greedy.occ.site[pl.site] | greedy.cohorts_busy(course)
     return not busy & span_bits(slot, course.length)

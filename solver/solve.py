@@ -104,8 +104,8 @@ def solve(
 
     if early is None:
         report(Progress(time.monotonic() - t0, "construct"))
-    start, builder, pinned = early or _built(problem, grid, weights, params, policy)
-    stats["construct_rounds"] = construction_rounds(len(problem.courses), params.time_limit)
+    start, builder, pinned, rounds = early or _built(problem, grid, weights, params, policy)
+    stats["construct_rounds"] = rounds
     stats["construct_s"] = round(time.monotonic() - t0, 3)
     stats["construct_unplaced"] = len(start.unplaced)
     run = Run(problem, weights, policy, params, report, t0, 0, stats, stop)
@@ -131,11 +131,13 @@ def solve(
 
 
 class Built(NamedTuple):
-    """The construction's schedule, the course domains it built, the courses it left to CP-SAT."""
+    """The construction's schedule, the course domains it built, the courses it left to CP-SAT,
+    the rounds it was allowed."""
 
     start: Construction
     builder: DomainBuilder
     pinned: set[str]
+    rounds: int
 
 
 def _built(
@@ -146,7 +148,8 @@ def _built(
     pinned = pinned_courses(problem, grid, policy)
     builder = DomainBuilder(problem, grid)
     rounds = construction_rounds(len(problem.courses), params.time_limit)
-    return Built(construct(problem, grid, weights, keep, pinned, builder, rounds), builder, pinned)
+    start = construct(problem, grid, weights, keep, pinned, builder, rounds)
+    return Built(start, builder, pinned, rounds)
 
 
 # Constructions tried while some course stays unplaced: at most CONSTRUCT_ROUNDS, and at most
