@@ -132,12 +132,15 @@ class Schedule:
     _blackouts: dict[tuple[str, str | None], list[Blackout]] = field(
         default_factory=dict, repr=False
     )
-    _applying: dict[tuple[str, str, str], list[Blackout]] = field(default_factory=dict, repr=False)
+    _applying: dict[tuple[str, str, str, bool], list[tuple[Blackout, frozenset[int]]]] = field(
+        default_factory=dict, repr=False
+    )
     _course_facts: dict[str, tuple[int, list[str]]] = field(default_factory=dict, repr=False)
     _allowed_sites: dict[tuple[str, ...], frozenset[str]] = field(default_factory=dict, repr=False)
     _qualified: dict[tuple[str | None, str | None], frozenset[str]] = field(
         default_factory=dict, repr=False
     )
+    _when: dict[tuple[DayRef, int], str] = field(default_factory=dict, repr=False)
 
     @staticmethod
     def of(problem: Problem, placements: Sequence[Placement]) -> Schedule:
@@ -216,18 +219,24 @@ class Schedule:
             self._qualified[key] = frozenset(self.problem.qualified_trainers(course))
         return self._qualified[key]
 
-    def blackouts_for(self, ss: PlacedSession) -> Iterator[Blackout]:
-        """Blackouts that apply to a session, whatever their window."""
+    def blackouts_for(self, ss: PlacedSession, hard: bool) -> list[tuple[Blackout, frozenset[int]]]:
+        """Hard (or soft) blackouts that apply to a session whatever their window, each with
+        the slots it covers."""
         p, course = ss.placement, ss.course
-        found = self._applying.get((course.id, p.site, p.trainer))
+        found = self._applying.get((course.id, p.site, p.trainer, hard))
         if found is None:  # sessions of a course mostly share their site and trainer
             keys: list[tuple[str, str | None]] = [("plan", None)]
             keys += [("unit", u) for u in self.units_of(course)]
             keys += [("cohort", q) for q in dict.fromkeys(course.cohorts)]
             keys += [("site", p.site), ("trainer", p.trainer), ("course", course.id)]
-            found = [b for key in keys for b in self._blackouts.get(key, ())]
-            self._applying[(course.id, p.site, p.trainer)] = found
-        return iter(found)
+            found = [
+                (b, self.slots_of(b.window))
+                for key in keys
+                for b in self._blackouts.get(key, ())
+                if b.hard == hard
+            ]
+            self._applying[(course.id, p.site, p.trainer, hard)] = found
+        return found
 
     def trainer_unavailable(self, trainer: str, slots: range) -> bool:
         """Whether a trainer cannot teach at these slots (or is no longer in the plan)."""
@@ -239,15 +248,25 @@ class Schedule:
         return any(self.inside(slots, w) for w in windows)
 
     def when(self, day: DayRef, period: int) -> str:
-        """'on 2027-03-02 period 1' (no period on whole-day grids; 'day 3' on abstract grids)."""
-        on = f"on {day_label(day)}"
-        return on if self.grid.periods_per_day == 1 else f"{on} period {period}"
+        """'on 2027-03-02 period 1' (no period on whole-day grids; 'day 3' on abstract grids).
+
+        Worded once per distinct time: a national plan's costs name 30,000 sessions.
+        """
+        words = self._when.get((day, period))
+        if words is None:
+            on = f"on {day_label(day)}"
+            words = on if self.grid.periods_per_day == 1 else f"{on} period {period}"
+            self._when[(day, period)] = words
+        return words
 
     def when_slot(self, slot: int) -> str:
         return self.when(self.grid.day_ref(self.grid.day_of(slot)), self.grid.period_of(slot))
 
     def when_session(self, ss: PlacedSession) -> str:
         return self.when(ss.placement.day, ss.placement.period)
+
+    def held_at(self, ss: PlacedSession) -> str:
+        return f"{label(ss.course)} is held at site {ss.placement.site} {self.when_session(ss)}"
 
 
 def day_index(grid: TimeGrid, day: DayRef) -> int | None:
@@ -344,8 +363,10 @@ def sessions_violations(s: Schedule) -> list[Violation]:
     """A course is placed whole (each session once) or not at all; a required one is placed."""
     found = []
     for p in s.placements:
-        when = s.when(p.day, p.period)
         course = s.courses.get(p.course)
+        if course is not None and p.site in s.sites and p.trainer in s.trainers:
+            continue
+        when = s.when(p.day, p.period)
         name = label(course) if course else f'unknown course "{p.course}"'
         if course is None:
             found.append(f"a session of {name} is placed {when}")
@@ -498,15 +519,14 @@ def site_closed_violations(s: Schedule) -> list[Violation]:
         site = s.sites.get(ss.placement.site)
         if site is None or not ss.slots:
             continue
-        where = f"{label(ss.course)} is held at site {site.id} {s.when_session(ss)}"
         for w in site.closures:
             if s.inside(ss.slots, w):
-                found.append(f"{where} but the site is closed ({reason(w.reason)})")
+                found.append(f"{s.held_at(ss)} but the site is closed ({reason(w.reason)})")
         if site.open:
             if site.id not in open_slots:
                 open_slots[site.id] = frozenset().union(*(s.slots_of(w) for w in site.open))
-            if not all(slot in open_slots[site.id] for slot in ss.slots):
-                found.append(f"{where} but the site is not open then")
+            if not open_slots[site.id].issuperset(ss.slots):
+                found.append(f"{s.held_at(ss)} but the site is not open then")
     return [Violation(rule="site_closed", message=m) for m in found]
 
 
@@ -519,8 +539,8 @@ def hard_blackout_violations(s: Schedule) -> list[Violation]:
             f"{blackout_scope(b)} ({reason(b.reason, b.window.reason, b.id)})",
         )
         for ss in s.sessions
-        for b in s.blackouts_for(ss)
-        if b.hard and s.inside(ss.slots, b.window)
+        for b, slots in s.blackouts_for(ss, hard=True)
+        if not slots.isdisjoint(ss.slots)
     ]
 
 
@@ -650,14 +670,17 @@ def frozen_violations(s: Schedule, policy: RepairPolicy) -> list[Violation]:
         kind = "day numbers" if s.grid.dates is None else "dates"
         return [Violation(rule="frozen", message=f"repair time {policy.now} is not one of {kind}")]
     cutoff = s.grid.shift(policy.now, policy.freeze_days)
+    # Sessions share their days: ask each day once whether it is before the cutoff.
+    days = {p.day for p in s.problem.previous} | {p.day for p in s.placements}
+    frozen_days = {d for d in days if (days_from(d, cutoff) or 0) > 0}
     trainers_at: dict[tuple[str, DayRef, int, str], set[str]] = defaultdict(set)
     for p in s.placements:
-        trainers_at[(p.course, p.day, p.period, p.site)].add(p.trainer)
+        if p.day in frozen_days:
+            trainers_at[(p.course, p.day, p.period, p.site)].add(p.trainer)
     found = []
     for prev in s.problem.previous:
         course = s.courses.get(prev.course)
-        to_cutoff = days_from(prev.day, cutoff)
-        if course is None or to_cutoff is None or to_cutoff <= 0:
+        if course is None or prev.day not in frozen_days:
             continue
         trainers = trainers_at.get((prev.course, prev.day, prev.period, prev.site))
         if trainers is not None and prev.trainer in trainers:
@@ -692,8 +715,8 @@ def soft_blackout_costs(s: Schedule, weights: Weights) -> list[Cost]:
             session=ss.placement.session,
         )
         for ss in s.sessions
-        for b in s.blackouts_for(ss)
-        if not b.hard and s.inside(ss.slots, b.window)
+        for b, slots in s.blackouts_for(ss, hard=False)
+        if not slots.isdisjoint(ss.slots)
     ]
 
 
