@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 from collections.abc import Iterator
 
-# Scopes holding the heap frozen in this process (a fork's child starts with its parent's).
+# Scopes holding the heap frozen in this process (a fork's child starts with its parent's);
+# solves may run in threads of one process, hence the lock.
 _holds = 0
+_lock = threading.Lock()
 
 
 def hold_heap() -> bool:
@@ -26,11 +29,12 @@ def hold_heap() -> bool:
     heap was frozen by someone else, whose freeze is theirs to undo.
     """
     global _holds
-    if _holds == 0 and gc.get_freeze_count() > 0:
-        return False
-    _holds += 1
-    gc.freeze()  # also freezes what was made since an outer hold
-    return True
+    with _lock:
+        if _holds == 0 and gc.get_freeze_count() > 0:
+            return False
+        _holds += 1
+        gc.freeze()  # also freezes what was made since an outer hold
+        return True
 
 
 def release_heap(held: bool) -> None:
@@ -38,9 +42,10 @@ def release_heap(held: bool) -> None:
     global _holds
     if not held:
         return
-    _holds -= 1
-    if _holds == 0:
-        gc.unfreeze()
+    with _lock:
+        _holds -= 1
+        if _holds == 0:
+            gc.unfreeze()
 
 
 @contextlib.contextmanager
@@ -52,15 +57,27 @@ def heap_held() -> Iterator[None]:
         release_heap(held)
 
 
+# Passes pausing the collector now, and whether it was on before the first of them.
+_pauses = 0
+_was_enabled = False
+
+
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
     """No collections while a pass builds what it needs and drops it (a check, a
     construction): its objects are freed by reference counting when it ends, and any cycles
-    it left are found by the next collection after it."""
-    was = gc.isenabled()
-    gc.disable()
+    it left are found by the next collection after it. Counted, so that passes in two threads
+    cannot leave the collector off."""
+    global _pauses, _was_enabled
+    with _lock:
+        if _pauses == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pauses += 1
     try:
         yield
     finally:
-        if was:
-            gc.enable()
+        with _lock:
+            _pauses -= 1
+            if _pauses == 0 and _was_enabled:
+                gc.enable()
