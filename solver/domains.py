@@ -145,10 +145,6 @@ class DomainBuilder:
         self._time_keys[course.id] = (course, frozenset(keys))
         return self._time_keys[course.id][1]
 
-    def blackout_applies_in_time(self, blackout: Blackout, course: Course) -> bool:
-        """Plan, unit, cohort and course blackouts depend only on the course, not the options."""
-        return (blackout.scope, blackout.target) in self.time_keys(course)
-
     def hard_blackouts_in_time(self, course: Course) -> list[tuple[int, Blackout]]:
         """The hard blackouts that limit the course's time, with their indexes, in the plan's
         order."""

@@ -10,17 +10,25 @@ cohort, the courses that pay the most, or random.
 
 from __future__ import annotations
 
+import bisect
 import random
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from ortools.sat.python import cp_model as cp
 
 from solver.domains import CourseDomains, DomainBuilder
 from solver.grid import TimeGrid
-from solver.model import BuildOptions, CourseVars, ModelVars, SessionVars, build_model
+from solver.model import (
+    BuildOptions,
+    CourseVars,
+    ModelVars,
+    SessionVars,
+    WholeBackdrop,
+    build_model,
+)
 from solver.params import SolveParams
 from solver.problem import Placement, Problem, Weights
 from solver.solution import RepairPolicy
@@ -35,6 +43,13 @@ KINDS = ("window", "resource", "costly", "random", "days")
 REACTION = 0.2
 FIRST_SCORE = 0.02
 FLOOR = 0.15
+# A "costly" step grows its neighbourhood around a few seeds drawn from the COSTLY_POOL courses
+# paying most, in proportion to what they pay; a seed whose step saved nothing rests for
+# REST_STEPS steps. The costliest courses often pay what their window forces on them (on M seed
+# 1 the top payer holds 12 sessions inside its unit's construction season, whatever the rest
+# does), and taking the top few every time retried the same seeds step after step.
+COSTLY_POOL = 200
+REST_STEPS = 50
 # A free course with more site (trainer) options than this keeps, for one step, the ones it uses
 # now and others up to this many: half the cheapest for its trainees, half at random. A
 # timetabling week offers every lecture every room; most of a step's literals and of its
@@ -109,6 +124,27 @@ class Neighbourhoods:
         return out
 
 
+def nearest(slots: Sequence[tuple[int, str]], centre: int, count: int) -> tuple[int, int]:
+    """The first and last slot of the `count` sorted (slot, course) pairs nearest `centre`
+    (ties: the earlier pair)."""
+    right = bisect.bisect_left(slots, (centre, ""))
+    left = right - 1
+    lo = hi = None
+    for _ in range(max(1, min(count, len(slots)))):
+        take_left = right >= len(slots) or (
+            left >= 0
+            and (centre - slots[left][0], slots[left]) < (slots[right][0] - centre, slots[right])
+        )
+        if take_left:
+            slot, left = slots[left][0], left - 1
+        else:
+            slot, right = slots[right][0], right + 1
+        lo = slot if lo is None else min(lo, slot)
+        hi = slot if hi is None else max(hi, slot)
+    assert lo is not None and hi is not None
+    return lo, hi
+
+
 def span_of(placements: Sequence[Placement], grid: TimeGrid) -> dict[str, tuple[int, int]]:
     """First and last slot of each placed course."""
     spans: dict[str, tuple[int, int]] = {}
@@ -132,7 +168,7 @@ def fitting_slot(sv: SessionVars, pl: Placement, grid: TimeGrid) -> int | None:
     return slot if slot in sv.domain else None
 
 
-def fixed_values(cv: CourseVars, pls: list[Placement], mv: ModelVars) -> dict[int, int] | None:
+def fixed_values(cv: CourseVars, pls: Sequence[Placement], mv: ModelVars) -> dict[int, int] | None:
     """Variable index -> value that pins a course to its placements (None if they don't fit)."""
     grid = mv.grid
     values: dict[int, int] = {cv.present.index: 1}
@@ -156,7 +192,9 @@ def fixed_values(cv: CourseVars, pls: list[Placement], mv: ModelVars) -> dict[in
     return values
 
 
-def set_hints(mv: ModelVars, model: cp.CpModel, by_course: dict[str, list[Placement]]) -> None:
+def set_hints(
+    mv: ModelVars, model: cp.CpModel, by_course: Mapping[str, Sequence[Placement]]
+) -> None:
     """Start `model` (the built one or a clone) from these courses' placements."""
     model.clear_hints()  # type: ignore[no-untyped-call]
     hint = model.proto.solution_hint
@@ -168,7 +206,7 @@ def set_hints(mv: ModelVars, model: cp.CpModel, by_course: dict[str, list[Placem
 
 
 def keep_outside(
-    mv: ModelVars, cv: CourseVars, pls: list[Placement], window: tuple[int, int]
+    mv: ModelVars, cv: CourseVars, pls: Sequence[Placement], window: tuple[int, int]
 ) -> None:
     """Fix the sessions of a spread course that lie outside `window` where they are. Sessions
     are ordered in time, so the free ones stay between their fixed neighbours."""
@@ -245,6 +283,16 @@ class Search:
         self.neighbourhoods = Neighbourhoods.of(problem, self.domains)
         self.rng = random.Random(params.seed)
         self.scores = dict.fromkeys(KINDS, FIRST_SCORE)
+        self.picks = 0  # neighbourhoods picked so far
+        # The best schedule by course and folded into a backdrop, for the list it came from;
+        # and the same for the last step's result, which is usually the next best.
+        self._whole: tuple[Sequence[Placement], WholeBackdrop] | None = None
+        self._next: tuple[Sequence[Placement], WholeBackdrop] | None = None
+        # Spans and sorted session slots of the schedule they were worked out for.
+        self._spans: tuple[Sequence[Placement], dict[str, tuple[int, int]]] | None = None
+        self._slots: tuple[Sequence[Placement], list[tuple[int, str]]] | None = None
+        self.seeds: list[str] = []  # the last costly step's seeds
+        self.resting: dict[str, int] = {}  # seed -> picks count until which it rests
         # Deterministic seconds per second of a step's limit (see ONE_WORKER_RATE).
         self.rate = ONE_WORKER_RATE if params.workers == 1 else 1.0
         courses = problem.courses
@@ -268,8 +316,9 @@ class Search:
         `narrow`: the free courses choose among a few sites and trainers (`narrowed`).
         """
         started = time.monotonic()
-        by_course = group(current)
-        fixed: dict[str, list[Placement]] = {}
+        whole = self.whole(current)
+        by_course = whole.placed
+        fixed: dict[str, Sequence[Placement]] = {}
         relaxed: set[str] = set()
         for course in self.problem.courses:
             pls = by_course.get(course.id, [])
@@ -285,6 +334,7 @@ class Search:
             domains=domains,
             relaxed=frozenset(relaxed),
             builder=self.builder,
+            whole=whole,
         )
         sub = build_model(self.problem, self.grid, self.weights, self.policy, options)
         set_hints(sub, sub.model, {c: pls for c, pls in by_course.items() if c in free})
@@ -325,8 +375,13 @@ class Search:
             name = "OPTIMAL_ALL"  # nothing was fixed or left out: the whole plan is optimal
         if status in (cp.OPTIMAL, cp.FEASIBLE):
             folded = [pl for pl in current if pl.course not in sub.courses]
+            made = self.extract(sub, solver)
+            out = made + folded
+            now: dict[str, Sequence[Placement]] = {c: [] for c in sub.courses}
+            now.update(group(made))
+            self._next = (out, whole.moved(self.problem, self.grid, now))
             return StepResult(
-                self.extract(sub, solver) + folded,
+                out,
                 name,
                 solver.deterministic_time,
                 round(solver.objective_value),
@@ -384,7 +439,7 @@ class Search:
         is easily changed, a cohort's or a trainer's time is not); when those run out, other
         courses in those windows, then any (a plan whose courses all compete, like a
         university week, needs neighbourhoods wider than the related ones)."""
-        spans = span_of(current, self.grid)
+        spans = self.spans(current)
         chosen = set(courses)
         close: list[str] = []
         related: list[str] = []
@@ -421,24 +476,41 @@ class Search:
     ) -> tuple[set[str], tuple[int, int]] | None:
         """Whole days around a random session, holding about `sessions` sessions, and the
         courses with a session in them (blocks only when wholly inside)."""
-        grid, ppd = self.grid, self.grid.periods_per_day
-        slots: list[tuple[int, str]] = []
-        for pl in current:
-            day = grid.day_index(pl.day)
-            if day is not None:
-                slots.append((grid.slot(day, pl.period), pl.course))
+        ppd = self.grid.periods_per_day
+        slots = self.slots(current)
         if not slots:
             return None
         centre = self.rng.choice(slots)[0]
-        slots.sort(key=lambda x: (abs(x[0] - centre), x))
-        near = [s for s, _ in slots[:sessions]]
-        lo, hi = min(near) // ppd * ppd, max(near) // ppd * ppd + ppd - 1
-        inside: set[str] = set()
-        outside: set[str] = set()
-        for slot, course_id in slots:
-            (inside if lo <= slot <= hi else outside).add(course_id)
-        blocks = {c for c in inside & outside if self.domains[c].course.pattern == "block"}
+        near = nearest(slots, centre, sessions)
+        lo, hi = near[0] // ppd * ppd, near[1] // ppd * ppd + ppd - 1
+        first, last = bisect.bisect_left(slots, (lo, "")), bisect.bisect_left(slots, (hi + 1, ""))
+        inside = {course_id for _, course_id in slots[first:last]}
+        spans = self.spans(current)
+        blocks = {
+            c
+            for c in inside
+            if self.domains[c].course.pattern == "block"
+            and not lo <= spans[c][0] <= spans[c][1] <= hi
+        }
         return inside - blocks, (lo, hi)
+
+    def spans(self, current: Sequence[Placement]) -> dict[str, tuple[int, int]]:
+        """`span_of` the schedule, once per schedule."""
+        if self._spans is None or self._spans[0] is not current:
+            self._spans = (current, span_of(current, self.grid))
+        return self._spans[1]
+
+    def slots(self, current: Sequence[Placement]) -> list[tuple[int, str]]:
+        """(start slot, course) of every session at a working time, in order, once per
+        schedule: a national plan has 70,000 of them and a step picks a few hundred."""
+        if self._slots is None or self._slots[0] is not current:
+            grid, found = self.grid, []
+            for pl in current:
+                day = grid.day_index(pl.day)
+                if day is not None:
+                    found.append((grid.slot(day, pl.period), pl.course))
+            self._slots = (current, sorted(found))
+        return self._slots[1]
 
     def credit(self, kind: str, saved: int, before: int) -> None:
         """A step of this kind (its family: "resource", not "resource:site") saved `saved`
@@ -446,9 +518,34 @@ class Search:
         if kind in self.scores:
             share = saved / before if before > 0 else 0.0
             self.scores[kind] = (1 - REACTION) * self.scores[kind] + REACTION * share
+        if kind == "costly" and saved <= 0:
+            self.resting.update(dict.fromkeys(self.seeds, self.picks + REST_STEPS))
+        self.seeds = []
+
+    def whole(self, current: Sequence[Placement]) -> WholeBackdrop:
+        """`current` by course and folded, worked out once per schedule."""
+        for known in (self._whole, self._next):
+            if known is not None and known[0] is current:
+                self._whole = known
+                return known[1]
+        self._whole = (current, WholeBackdrop.of(self.problem, self.grid, group(current)))
+        return self._whole[1]
+
+    def costly_seeds(self, costly: Mapping[str, int], k: int) -> list[str]:
+        """Up to `k` of the costliest courses not resting, drawn by what they pay."""
+        awake = [
+            c for c, cost in costly.items() if cost > 0 and self.resting.get(c, 0) <= self.picks
+        ]
+        pool = sorted(awake, key=lambda c: (-costly[c], c))[:COSTLY_POOL]
+        seeds: list[str] = []
+        while pool and len(seeds) < k:
+            i = self.rng.choices(range(len(pool)), [costly[c] for c in pool])[0]
+            seeds.append(pool.pop(i))
+        self.seeds = seeds
+        return seeds
 
     def pick(
-        self, current: Sequence[Placement], size: int, costly: Sequence[str]
+        self, current: Sequence[Placement], size: int, costly: Mapping[str, int]
     ) -> tuple[str, set[str], tuple[int, int] | None]:
         """A neighbourhood of about `size` courses, of a kind drawn by what such steps have
         saved lately, and for the "days" kind the stretch of slots outside which its courses'
@@ -456,13 +553,14 @@ class Search:
         top = max(self.scores.values())
         odds = [max(self.scores[k], FLOOR * top, 1e-9) for k in KINDS]
         kind = self.rng.choices(KINDS, odds)[0]
+        self.picks += 1
         courses = sorted(self.domains)
         if kind == "days":
             found = self.stretch(current, round(size * self.mean_sessions))
             if found is not None:
                 return kind, found[0], found[1]
         if kind == "window":
-            spans = span_of(current, self.grid)
+            spans = self.spans(current)
             if spans:
                 centre = self.rng.choice(sorted(spans.values()))[0]
                 by_distance = sorted(spans, key=lambda c: (abs(spans[c][0] - centre), c))
@@ -475,8 +573,9 @@ class Search:
             if len(chosen) < size // 2 and members:
                 chosen = self.around(members[:1], current, size)
             return f"{kind}:{key.split(':')[0]}", chosen, None
-        if kind == "costly" and costly:
-            seeds = list(costly[: max(1, size // 4)])
-            return kind, self.around(seeds, current, size), None
+        if kind == "costly":
+            seeds = self.costly_seeds(costly, max(1, size // 4))
+            if seeds:
+                return kind, self.around(seeds, current, size), None
         self.rng.shuffle(courses)
         return "random", set(courses[:size]), None

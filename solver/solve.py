@@ -240,7 +240,7 @@ class Run:
         self.best_check: CheckResult | None = None  # the checker's verdict on `best`
         self.must: list[str] = [c.id for c in problem.courses if c.required]
         self.missing: list[str] = list(self.must)
-        self.costly: list[str] = []
+        self.costly: dict[str, int] = {}  # course -> what it pays in the best schedule
         self.bound = own_bound
         self.cpsat_bound: int | None = None
         self.proven = False
@@ -320,7 +320,7 @@ class Run:
         for c in result.costs:
             if c.course is not None:
                 per_course[c.course] += c.cost
-        self.costly = sorted(per_course, key=lambda k: -per_course[k])
+        self.costly = dict(per_course)
 
     def verify(self) -> None:
         """Check a best schedule kept on a step model's word; a broken hard rule is a bug."""

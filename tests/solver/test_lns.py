@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import random
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from solver.domains import DomainBuilder
 from solver.grid import TimeGrid
-from solver.lns import Search
+from solver.lns import Search, group, nearest
+from solver.model import BuildOptions, WholeBackdrop, build_model
 from solver.params import SolveParams
 from solver.problem import Placement, Problem
+from solver.scenarios import generate
 from solver.solution import RepairPolicy
 from solver.solve import extract
 from tests.solver.factories import (
@@ -157,7 +165,7 @@ def test_kinds_that_saved_more_are_drawn_more_and_none_is_dropped() -> None:
         s.credit("days", 30, 100)  # days steps saved 30 % each
         for kind in KINDS[:-1]:
             s.credit(kind, 0, 100)
-    drawn = Counter(s.pick(current, 1, ["c-1"])[0].split(":")[0] for _ in range(400))
+    drawn = Counter(s.pick(current, 1, {"c-1": 1})[0].split(":")[0] for _ in range(400))
     assert drawn["days"] > 0.5 * 400
     assert all(drawn[kind] > 0 for kind in KINDS)
 
@@ -181,3 +189,57 @@ def test_a_step_keeps_the_sites_in_use_and_a_few_good_others_and_proves_nothing(
     assert r.placements is not None and r.placements[0].site in kept
     assert r.status == "OPTIMAL"  # not OPTIMAL_ALL: other sites were left out of this step
     assert s.step(current, {"c-1"}, 5.0).status == "OPTIMAL_ALL"
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 30), st.sampled_from("abcd")), min_size=1, max_size=40),
+    st.integers(0, 30),
+    st.integers(1, 50),
+)
+def test_nearest_sessions_are_those_a_full_sort_by_distance_gives(
+    pairs: list[tuple[int, str]], centre: int, count: int
+) -> None:
+    slots = sorted(pairs)
+    near = sorted(slots, key=lambda x: (abs(x[0] - centre), x))[:count]
+    assert nearest(slots, centre, count) == (min(s for s, _ in near), max(s for s, _ in near))
+
+
+def test_a_step_model_from_the_whole_schedule_is_the_model_folded_afresh() -> None:
+    """Taking a step's courses out of the whole schedule's backdrop (kept between steps, and
+    moved along with each step's result) builds exactly the model that folding every other
+    course again builds."""
+    scenario = generate("S", 2)
+    problem, placements = scenario.problem, list(scenario.witness)
+    grid = TimeGrid.of(problem.calendar)
+    builder = DomainBuilder(problem, grid)  # shared by the three builds: same domains
+    by_course = group(placements)
+    whole = WholeBackdrop.of(problem, grid, by_course)
+    ids = [c.id for c in problem.courses]
+    rng = random.Random(5)
+    for _ in range(3):
+        free = set(rng.sample(ids, 15))
+        fixed = {c: by_course.get(c, []) for c in ids if c not in free}
+        moved = whole.moved(problem, grid, dict.fromkeys(free, [])).moved(
+            problem, grid, {c: by_course[c] for c in free if c in by_course}
+        )
+        models = [
+            build_model(
+                problem,
+                grid,
+                W,
+                RepairPolicy(),
+                BuildOptions(fixed=fixed, builder=builder, whole=w),
+            ).model.proto.__str__()
+            for w in (None, whole, moved)
+        ]
+        assert models[0] == models[1] == models[2]
+
+
+def test_a_broken_schedule_is_folded_afresh() -> None:
+    """Two sessions at one site and time: busy sets cannot give one back, so a step's
+    backdrop is not taken from the whole schedule's."""
+    problem = make_problem(courses=[make_course(id="a"), make_course(id="b")])
+    grid = TimeGrid.of(problem.calendar)
+    clash = {"a": [place("a")], "b": [place("b")]}
+    assert WholeBackdrop.of(problem, grid, {"a": clash["a"]}).backdrop.exact
+    assert not WholeBackdrop.of(problem, grid, clash).backdrop.exact
