@@ -122,6 +122,9 @@ class Occupancy:
 class Construction:
     placements: tuple[Placement, ...]
     unplaced: tuple[str, ...]  # course ids the greedy could not place
+    # The same schedule after `Greedy.settle`, when asked for: the caller keeps whichever
+    # the checker finds cheaper (the construction's prices leave compactness out).
+    settled: tuple[Placement, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +145,9 @@ class CourseOptions:
 
 
 # How much expected demand by later courses weighs against soft costs when choosing a place.
+# Settling passes at most, while one still moves a course (M seed 1: 31,531 -> 29,231 in
+# one pass of 0.7 s, 29,058 in two, no more in three; S seed 1: 2,134 -> 1,813 in one).
+SETTLE_PASSES = 3
 HEAT_COST = 40.0
 # Repair effort per course left over (ejection sets tried) and in all (ejected courses placed
 # again): counted, not timed, so that the construction stays deterministic.
@@ -488,6 +494,50 @@ class Greedy:
         chosen.sort()
         return chosen
 
+    def price(self, opts: CourseOptions, sessions: Sequence[Session]) -> int:
+        """What the course costs at these sessions by the construction's own prices (time,
+        site, density, trainer load, stability), the course itself not in the schedule."""
+        cost = self.weights.stability * (len({site for _, site, _ in sessions}) - 1)
+        for s, site, t in sessions:
+            cost += self.session_costs(opts, site, (s,))[0] + self.trainer_cost(t, s)
+        if opts.away:
+            cost += self.density_cost(opts, [s for s, _, _ in sessions])
+        return cost
+
+    def settle(self, locked: set[str]) -> int:
+        """Take each placed course out, dearest first, and place it again where it is now
+        cheapest: kept when that costs less. The greedy placed each course before knowing
+        where the later ones would go, and steered clear of time other courses still needed
+        (heat); with every course in, some find cheaper places. Returns the courses moved."""
+        prices = {}
+        for course_id, sessions in list(self.placed.items()):
+            if course_id not in locked:
+                mark = len(self.journal)
+                self.remove(course_id)
+                prices[course_id] = self.price(self.options(course_id), sessions)
+                self.rollback(mark)
+        moved = 0
+        for course_id in sorted(prices, key=lambda c: (-prices[c], c)):
+            if prices[course_id] == 0:
+                break
+            opts = self.options(course_id)
+            start = len(self.journal)
+            old = self.placed[course_id]
+            self.remove(course_id)
+            before = self.price(opts, old)
+            if not self.place(opts):
+                self.rollback(start)
+                continue
+            placed = len(self.journal)
+            new = self.placed[course_id]
+            self.remove(course_id)
+            if self.price(opts, new) < before:
+                self.rollback(placed)
+                moved += 1
+            else:
+                self.rollback(start)
+        return moved
+
     def remove(self, course_id: str) -> None:
         """Take a placed course out of the schedule."""
         sessions = self.placed.pop(course_id)
@@ -665,6 +715,7 @@ def construct(
     skip: set[str] | frozenset[str] = frozenset(),
     builder: DomainBuilder | None = None,
     rounds: int = 1,
+    settle: bool = False,
 ) -> Construction:
     """Greedy schedule. `keep` are sessions already decided (pins, frozen, a previous schedule
     being repaired): whole courses among them are kept as they are when still valid.
@@ -674,9 +725,10 @@ def construct(
     first the courses earlier rounds could not place, those that failed most often first
     (squeaky wheel: a greedy fails on the courses its order reached too late; on ITC-2007
     comp05 the first round leaves one course out and the eleventh places them all, in 0.5 s,
-    where CP-SAT needed 10-60 s to fit it in). The round leaving fewest out is returned."""
+    where CP-SAT needed 10-60 s to fit it in). The round leaving fewest out is returned,
+    with its settled schedule (`Greedy.settle`) when `settle` asks for it."""
     builder = builder or DomainBuilder(problem, grid)
-    best = construct_once(problem, grid, weights, keep, skip, builder, ())
+    best = construct_once(problem, grid, weights, keep, skip, builder, (), settle)
 
     def failed(c: Construction) -> list[str]:  # skipped courses are CP-SAT's to place
         return [cid for cid in c.unplaced if cid not in skip]
@@ -686,7 +738,7 @@ def construct(
         if not failed(best):
             break
         first = sorted(blame, key=lambda cid: (-blame[cid], cid))
-        found = construct_once(problem, grid, weights, keep, skip, builder, first)
+        found = construct_once(problem, grid, weights, keep, skip, builder, first, settle)
         blame.update(failed(found))
         if len(found.unplaced) < len(best.unplaced):
             best = found
@@ -701,6 +753,7 @@ def construct_once(
     skip: set[str] | frozenset[str],
     builder: DomainBuilder,
     first: Sequence[str],
+    settle: bool = False,
 ) -> Construction:
     """One greedy pass: the courses in `first` in that order, then the rest hardest first; then
     a repair for each course that did not fit."""
@@ -724,8 +777,15 @@ def construct_once(
     for opts in failed:
         if not greedy.repair(opts, locked):
             unplaced.append(opts.course.id)
-    placements = [pl for pls in kept_courses.values() for pl in pls] + greedy.placements()
-    return Construction(tuple(placements), tuple(unplaced))
+    kept = [pl for pls in kept_courses.values() for pl in pls]
+    placements = tuple(kept + greedy.placements())
+    settled = None
+    if settle and greedy.settle(locked):
+        for _ in range(SETTLE_PASSES - 1):
+            if not greedy.settle(locked):
+                break
+        settled = tuple(kept + greedy.placements())
+    return Construction(placements, tuple(unplaced), settled)
 
 
 def kept_whole_courses(

@@ -253,3 +253,50 @@ def test_construction_gives_a_session_to_a_trainer_under_their_monthly_limit() -
     assert broken_rules(problem, made) == []
     assert sorted(pl.trainer for pl in made.placements) == ["t-1", "t-2"]
     assert costs_of(problem, made)["trainer_load"] == 0
+
+
+W = default_weights()
+
+
+def settle_plan() -> Problem:
+    """Two one-session courses of cohort q-1 on a grid of 2 days x 1 period; course a pays 50
+    on day 1 (a soft blackout of the course)."""
+    return make_problem(
+        calendar=make_calendar(days=2, periods_per_day=1),
+        courses=[make_course(id="a", sessions=1), make_course(id="b", sessions=1)],
+        blackouts=[
+            make_blackout(scope="course", target="a", window=make_window(1), hard=False, weight=50)
+        ],
+    )
+
+
+def test_settling_moves_a_course_to_a_cheaper_place_freed_after_it_was_placed() -> None:
+    problem = settle_plan()
+    greedy = solver.construct.Greedy(problem, TimeGrid.of(problem.calendar), W)
+    assert greedy.place(greedy.options("b")) and greedy.placed["b"][0][0] == 0
+    assert greedy.place(greedy.options("a")) and greedy.placed["a"][0][0] == 1  # dear day 1
+    greedy.remove("b")
+    assert greedy.settle(locked=set()) == 1
+    assert greedy.placed["a"][0][0] == 0
+
+
+def test_settling_leaves_locked_courses_and_cheapest_places_alone() -> None:
+    problem = settle_plan()
+    greedy = solver.construct.Greedy(problem, TimeGrid.of(problem.calendar), W)
+    greedy.place(greedy.options("b"))
+    greedy.place(greedy.options("a"))
+    greedy.remove("b")
+    assert greedy.settle(locked={"a"}) == 0
+    assert greedy.placed["a"][0][0] == 1
+    greedy.settle(locked=set())
+    assert greedy.settle(locked=set()) == 0  # nothing cheaper left: a second pass moves none
+
+
+def test_a_settled_city_keeps_every_hard_rule_and_costs_no_more_by_its_own_prices() -> None:
+    problem = city(1)
+    grid = TimeGrid.of(problem.calendar)
+    built = construct(problem, grid, W, settle=True)
+    assert built.settled is not None
+    settled = check(problem, list(built.settled), W)
+    assert settled.violations == []
+    assert settled.objective < check(problem, list(built.placements), W).objective
