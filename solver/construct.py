@@ -145,10 +145,13 @@ class CourseOptions:
 
 
 # How much expected demand by later courses weighs against soft costs when choosing a place.
-# Settling passes at most, while one still moves a course (M seed 1: 31,531 -> 29,231 in
-# one pass of 0.7 s, 29,058 in two, no more in three; S seed 1: 2,134 -> 1,813 in one).
-SETTLE_PASSES = 3
 HEAT_COST = 40.0
+# Settling passes at most, while one still moves a course (M seed 1: 31,531 -> 29,231 in
+# one pass of 0.7 s, 29,058 in two, no more in three; S seed 1: 2,134 -> 1,813 in one); then
+# passes that make room (M seed 1: 29,058 -> 25,044 in one pass of 0.8 s, 24,552 in two,
+# 24,497 in four; S seed 2: 2,521 -> 2,238 -> 2,148).
+SETTLE_PASSES = 3
+EJECTING_PASSES = 3
 # Repair effort per course left over (ejection sets tried) and in all (ejected courses placed
 # again): counted, not timed, so that the construction stays deterministic.
 REPAIR_TRIES = 8
@@ -538,6 +541,59 @@ class Greedy:
                 self.rollback(start)
         return moved
 
+    def alone_price(self, course_id: str) -> int:
+        """`price` of a placed course where it is, with it taken out for the asking."""
+        mark = len(self.journal)
+        sessions = self.placed[course_id]
+        self.remove(course_id)
+        cost = self.price(self.options(course_id), sessions)
+        self.rollback(mark)
+        return cost
+
+    def settle_ejecting(self, locked: set[str], budget: int) -> int:
+        """Settle with room made: a dear course goes where it would cost less per session
+        than now, the few courses in the way (`ejection_sets`) placed again elsewhere; kept
+        when the courses moved cost less in all. `budget`: ejection sets tried at most.
+        Returns the moves kept."""
+        prices = {c: self.alone_price(c) for c in list(self.placed) if c not in locked}
+        moved = 0
+        for course_id in sorted(prices, key=lambda c: (-prices[c], c)):
+            if prices[course_id] == 0 or budget <= 0:
+                break
+            opts = self.options(course_id)
+            start = len(self.journal)
+            old = self.placed[course_id]
+            self.remove(course_id)
+            before = self.price(opts, old)
+            each = before / len(old)
+            cheap = {
+                site: [
+                    s
+                    for s, c in zip(starts, self.session_costs(opts, site, starts), strict=True)
+                    if c < each
+                ]
+                for site, starts in opts.site_starts.items()
+            }
+            self.rollback(start)
+            narrowed = dataclasses.replace(opts, site_starts=cheap)
+            for eject, there in self.ejection_sets(narrowed, locked | {course_id})[:REPAIR_TRIES]:
+                budget -= 1
+                was = {c: self.alone_price(c) for c in eject}
+                mark = len(self.journal)
+                self.remove(course_id)
+                for cid in sorted(eject, key=lambda c: (self.hardness(c), c)):
+                    self.remove(cid)
+                ok = self.place(dataclasses.replace(opts, site_starts=there))
+                for cid in sorted(eject, key=lambda c: (self.hardness(c), c)):
+                    ok = ok and self.place(self.options(cid))
+                if ok and sum(self.alone_price(c) for c in [course_id, *eject]) < before + sum(
+                    was.values()
+                ):
+                    moved += 1
+                    break
+                self.rollback(mark)
+        return moved
+
     def remove(self, course_id: str) -> None:
         """Take a placed course out of the schedule."""
         sessions = self.placed.pop(course_id)
@@ -780,12 +836,26 @@ def construct_once(
     kept = [pl for pls in kept_courses.values() for pl in pls]
     placements = tuple(kept + greedy.placements())
     settled = None
-    if settle and greedy.settle(locked):
-        for _ in range(SETTLE_PASSES - 1):
-            if not greedy.settle(locked):
-                break
+    if settle and settle_all(greedy, locked, len(problem.courses)):
         settled = tuple(kept + greedy.placements())
     return Construction(placements, tuple(unplaced), settled)
+
+
+def settle_all(greedy: Greedy, locked: set[str], budget: int) -> int:
+    """Settling passes while they move a course, then with room made, then once more.
+    Returns the moves kept."""
+    total = 0
+    for _ in range(SETTLE_PASSES):
+        moves = greedy.settle(locked)
+        total += moves
+        if not moves:
+            break
+    for _ in range(EJECTING_PASSES):
+        moves = greedy.settle_ejecting(locked, budget) + greedy.settle(locked)
+        total += moves
+        if not moves:
+            break
+    return total
 
 
 def kept_whole_courses(

@@ -300,3 +300,16 @@ def test_a_settled_city_keeps_every_hard_rule_and_costs_no_more_by_its_own_price
     settled = check(problem, list(built.settled), W)
     assert settled.violations == []
     assert settled.objective < check(problem, list(built.placements), W).objective
+
+
+def test_settling_makes_room_for_a_dear_course_by_moving_one_in_its_way() -> None:
+    problem = settle_plan()
+    greedy = solver.construct.Greedy(problem, TimeGrid.of(problem.calendar), W)
+    greedy.place(greedy.options("b"))  # day 0, the only day course a pays nothing
+    greedy.place(greedy.options("a"))  # day 1: 50
+    assert greedy.settle(locked=set()) == 0  # b is in the way: no move alone helps
+    assert greedy.settle_ejecting(locked={"b"}, budget=10) == 0  # b may not move
+    assert greedy.settle_ejecting(locked=set(), budget=0) == 0  # no ejection allowed
+    assert greedy.settle_ejecting(locked=set(), budget=10) == 1
+    assert greedy.placed["a"][0][0] == 0 and greedy.placed["b"][0][0] == 1
+    assert greedy.alone_price("a") == greedy.alone_price("b") == 0
