@@ -512,22 +512,12 @@ class Greedy:
         cheapest: kept when that costs less. The greedy placed each course before knowing
         where the later ones would go, and steered clear of time other courses still needed
         (heat); with every course in, some find cheaper places. Returns the courses moved."""
-        prices = {}
-        for course_id, sessions in list(self.placed.items()):
-            if course_id not in locked:
-                mark = len(self.journal)
-                self.remove(course_id)
-                prices[course_id] = self.price(self.options(course_id), sessions)
-                self.rollback(mark)
+        prices = {c: self.alone_price(c) for c in list(self.placed) if c not in locked}
         moved = 0
         for course_id in sorted(prices, key=lambda c: (-prices[c], c)):
             if prices[course_id] == 0:
                 break
-            opts = self.options(course_id)
-            start = len(self.journal)
-            old = self.placed[course_id]
-            self.remove(course_id)
-            before = self.price(opts, old)
+            opts, start, before = self.take_out(course_id)
             if not self.place(opts):
                 self.rollback(start)
                 continue
@@ -541,12 +531,16 @@ class Greedy:
                 self.rollback(start)
         return moved
 
+    def take_out(self, course_id: str) -> tuple[CourseOptions, int, int]:
+        """Remove a placed course: its options, the journal's length before (to roll back to)
+        and its `price` where it was."""
+        opts, mark, sessions = self.options(course_id), len(self.journal), self.placed[course_id]
+        self.remove(course_id)
+        return opts, mark, self.price(opts, sessions)
+
     def alone_price(self, course_id: str) -> int:
         """`price` of a placed course where it is, with it taken out for the asking."""
-        mark = len(self.journal)
-        sessions = self.placed[course_id]
-        self.remove(course_id)
-        cost = self.price(self.options(course_id), sessions)
+        _, mark, cost = self.take_out(course_id)
         self.rollback(mark)
         return cost
 
@@ -560,12 +554,9 @@ class Greedy:
         for course_id in sorted(prices, key=lambda c: (-prices[c], c)):
             if prices[course_id] == 0 or budget <= 0:
                 break
-            opts = self.options(course_id)
-            start = len(self.journal)
-            old = self.placed[course_id]
-            self.remove(course_id)
-            before = self.price(opts, old)
-            each = before / len(old)
+            sessions = len(self.placed[course_id])
+            opts, start, before = self.take_out(course_id)
+            each = before / sessions
             cheap = {
                 site: [
                     s
