@@ -1,5 +1,7 @@
 """A fast greedy construction: places every course it can, hardest first, cheapest slot first,
-then makes room for the few it could not place by moving the courses in their way.
+then makes room for the few it could not place by moving the courses in their way; then, when
+asked, settles: each course, dearest first, placed again where it is now cheaper, alone or by
+moving the few courses in the way.
 
 It gives the first feasible schedule in seconds on a province's year, the one the search then
 improves; whatever it still cannot place is left to CP-SAT (and is listed).
