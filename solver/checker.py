@@ -428,8 +428,7 @@ def site_allowed_violations(s: Schedule) -> list[Violation]:
     return [
         Violation(
             rule="site_allowed",
-            message=f"{label(ss.course)} is held at site {ss.placement.site} "
-            f"{s.when_session(ss)}, not one of its sites ({', '.join(ss.course.sites)})",
+            message=f"{s.held_at(ss)}, not one of its sites ({', '.join(ss.course.sites)})",
         )
         for ss in s.sessions
         if ss.placement.site in s.sites and ss.placement.site not in s.allowed_sites(ss.course)
@@ -905,8 +904,7 @@ def preferred_site_costs(s: Schedule, weights: Weights) -> list[Cost]:
         Cost(
             term="preferred_site",
             cost=weights.preferred_site,
-            message=f"{label(ss.course)} is held at site {ss.placement.site} "
-            f"{s.when_session(ss)}, not at a preferred one "
+            message=f"{s.held_at(ss)}, not at a preferred one "
             f"({', '.join(ss.course.preferred_sites)})",
             course=ss.course.id,
             session=ss.placement.session,

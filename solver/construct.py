@@ -288,10 +288,7 @@ class Greedy:
         costs = self._course_time_costs.get(course.id)
         if costs is not None:
             return costs
-        cohorts = [self.problem.cohort_by_id.get(q) for q in course.cohorts]
-        targets = [("plan", None), ("course", course.id)]
-        targets += [("cohort", q) for q in course.cohorts]
-        targets += [("unit", q.unit) for q in cohorts if q is not None]
+        targets = self.builder.time_keys(course)
         applies = tuple(sorted({i for key in targets for i in self._soft_in_time.get(key, ())}))
         key = (applies, course.length)
         costs = self._time_costs.get(key)
@@ -514,11 +511,8 @@ class Greedy:
         cheapest: kept when that costs less. The greedy placed each course before knowing
         where the later ones would go, and steered clear of time other courses still needed
         (heat); with every course in, some find cheaper places. Returns the courses moved."""
-        prices = {c: self.alone_price(c) for c in list(self.placed) if c not in locked}
         moved = 0
-        for course_id in sorted(prices, key=lambda c: (-prices[c], c)):
-            if prices[course_id] == 0:
-                break
+        for course_id in self.dearest(locked):
             opts, start, before = self.take_out(course_id)
             if not self.place(opts):
                 self.rollback(start)
@@ -532,6 +526,11 @@ class Greedy:
             else:
                 self.rollback(start)
         return moved
+
+    def dearest(self, locked: set[str]) -> list[str]:
+        """Placed courses not locked that cost something where they are, dearest first."""
+        prices = {c: self.alone_price(c) for c in list(self.placed) if c not in locked}
+        return sorted((c for c in prices if prices[c] > 0), key=lambda c: (-prices[c], c))
 
     def take_out(self, course_id: str) -> tuple[CourseOptions, int, int]:
         """Remove a placed course: its options, the journal's length before (to roll back to)
@@ -551,10 +550,9 @@ class Greedy:
         than now, the few courses in the way (`ejection_sets`) placed again elsewhere; kept
         when the courses moved cost less in all. `budget`: ejection sets tried at most.
         Returns the moves kept."""
-        prices = {c: self.alone_price(c) for c in list(self.placed) if c not in locked}
         moved = 0
-        for course_id in sorted(prices, key=lambda c: (-prices[c], c)):
-            if prices[course_id] == 0 or budget <= 0:
+        for course_id in self.dearest(locked):
+            if budget <= 0:
                 break
             sessions = len(self.placed[course_id])
             opts, start, before = self.take_out(course_id)
@@ -573,11 +571,11 @@ class Greedy:
                 budget -= 1
                 was = {c: self.alone_price(c) for c in eject}
                 mark = len(self.journal)
-                self.remove(course_id)
-                for cid in sorted(eject, key=lambda c: (self.hardness(c), c)):
+                hardest_first = sorted(eject, key=lambda c: (self.hardness(c), c))
+                for cid in [course_id, *hardest_first]:
                     self.remove(cid)
                 ok = self.place(dataclasses.replace(opts, site_starts=there))
-                for cid in sorted(eject, key=lambda c: (self.hardness(c), c)):
+                for cid in hardest_first:
                     ok = ok and self.place(self.options(cid))
                 if ok and sum(self.alone_price(c) for c in [course_id, *eject]) < before + sum(
                     was.values()

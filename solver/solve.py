@@ -291,9 +291,7 @@ class Run:
             if time.monotonic() - self.checked_at > CHECK_EVERY * self.check_s:
                 self.verify()
             return True
-        started = time.monotonic()
-        result = checked(self.problem, placements, self.weights, self.policy)
-        self.check_s, self.checked_at = time.monotonic() - started, time.monotonic()
+        result = self.check(placements)
         placed = {pl.course for pl in placements}
         missing = [c for c in self.must if c not in placed]
         # A course that must be placed and is not shows up as sessions/pinned/frozen trouble;
@@ -326,13 +324,18 @@ class Run:
                 per_course[c.course] += c.cost
         self.costly = dict(per_course)
 
+    def check(self, placements: list[Placement]) -> CheckResult:
+        """The checker's verdict, timed: how long checks take decides how often they run."""
+        started = time.monotonic()
+        result = checked(self.problem, placements, self.weights, self.policy)
+        self.check_s, self.checked_at = time.monotonic() - started, time.monotonic()
+        return result
+
     def verify(self) -> None:
         """Check a best schedule kept on a step model's word; a broken hard rule is a bug."""
         if self.best_check is not None or not self.best:
             return
-        started = time.monotonic()
-        result = checked(self.problem, self.best, self.weights, self.policy)
-        self.check_s, self.checked_at = time.monotonic() - started, time.monotonic()
+        result = self.check(self.best)
         if result.violations:
             raise AssertionError(f"a neighbourhood step broke a hard rule: {result.violations[:3]}")
         self.take(result)
