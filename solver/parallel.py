@@ -15,6 +15,7 @@ import contextlib
 import gc
 import os
 import pickle
+import select
 import signal
 import time
 from collections.abc import Callable
@@ -62,6 +63,19 @@ class Aside(Generic[T]):
             os._exit(code)
         os.close(write)
         self.pid, self.fd = pid, read
+
+    @property
+    def in_child(self) -> bool:
+        """Whether a child is working on it (else `result()` computes it in the parent)."""
+        return self.pid is not None
+
+    def ready(self) -> bool:
+        """Whether `result()` would answer now without waiting for the child: it has begun
+        to send its answer, or it has gone. True without a child."""
+        if self.fd is None:
+            return True
+        readable, _, _ = select.select([self.fd], [], [], 0)
+        return bool(readable)
 
     def result(self) -> T:
         """The answer: the child's when it gave one, else computed here and now."""

@@ -5,16 +5,18 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Any
 
 import pytest
 
+import solver.bounds
 import solver.solve
 from config.defaults import WEIGHTS
 from solver.parallel import Aside
 from solver.params import SolveParams
 from solver.problem import Weights
 from solver.scenarios import generate
-from solver.solve import solve
+from solver.solve import Progress, solve
 from tests.solver.factories import make_course, make_problem, make_trainer, make_window
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
@@ -53,6 +55,51 @@ def test_close_stops_a_child_nobody_waits_for() -> None:
     assert time.monotonic() - started < 5
     with pytest.raises(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)  # already reaped
+
+
+def test_ready_says_whether_the_answer_is_in_without_waiting() -> None:
+    def late() -> str:
+        time.sleep(0.5)
+        return "late"
+
+    slow = Aside(late, in_child=True)
+    assert slow.in_child
+    started = time.monotonic()
+    assert not slow.ready()
+    assert time.monotonic() - started < 0.2  # asking does not wait
+    while not slow.ready():
+        time.sleep(0.01)
+    assert slow.result() == "late"
+    here = Aside(lambda: "now", in_child=False)
+    assert not here.in_child and here.ready() and here.result() == "now"
+
+
+def test_the_search_goes_on_while_the_bound_is_worked_out_aside(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    problem = generate("S", 1).problem
+    weights = Weights.resolve(WEIGHTS, problem.weights)
+
+    def late(*args: Any) -> int:
+        time.sleep(1.5)
+        return solver.bounds.lower_bound(*args)
+
+    monkeypatch.setattr(solver.solve, "lower_bound", late)
+    monkeypatch.setattr(solver.solve, "ASIDE_COURSES", 1)
+    reports: list[Progress] = []
+    params = SolveParams(time_limit=4.0, workers=2, seed=1)
+    found = solve(problem, weights, params, progress=reports.append)
+    assert found.stats["aside"] is True
+    phases = [p.phase for p in reports]
+    assert "bound" in phases
+    before = reports[: phases.index("bound")]
+    assert any(p.phase.startswith("searching") for p in before)
+    assert all(p.bound is None and p.gap is None for p in before)  # not known yet
+    assert reports[phases.index("bound")].bound == found.stats["own_bound"]
+    # Taken between steps once in (not at the end), and reported with the answer.
+    assert found.stats["bound_s"] >= 1.5
+    assert found.stats["bound_in_s"] < 3.9
+    assert found.bound == found.stats["own_bound"] > 0
 
 
 def test_a_bound_worked_out_aside_is_the_bound_worked_out_inline(
