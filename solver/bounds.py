@@ -73,29 +73,41 @@ class CourseTimes:
 
     @staticmethod
     def of(problem: Problem, builder: DomainBuilder, weights: Weights) -> CourseTimes:
+        prices = StartPrices(problem, builder, weights)
+        starts = {c.id: time_domain(problem, builder, c, prices.free) for c in problem.courses}
+        costs = {c.id: prices.of(c, starts[c.id]) for c in problem.courses}
+        return CourseTimes(starts, prices.free, costs)
+
+
+class StartPrices:
+    """The least a course pays at each of its starts (`start_costs`), asked course by course:
+    the bound asks for every course, a search step for the few it aims at."""
+
+    def __init__(self, problem: Problem, builder: DomainBuilder, weights: Weights) -> None:
+        self.problem, self.builder, self.weights = problem, builder, weights
         # Blackouts indexed by what they name: matching each to each course is slow on a
         # national plan (10,000 courses, hundreds of blackouts).
-        named: dict[tuple[str, str | None], Costed] = defaultdict(list)
+        self.named: dict[tuple[str, str | None], Costed] = defaultdict(list)
         for b in problem.blackouts:
             cost = weights.soft_blackout if b.weight is None else b.weight
             if not b.hard and cost:
-                named[(b.scope, b.target)].append((builder.covered(b.window), cost))
-        unit_of = {q.id: q.unit for q in problem.cohorts}
-        free: dict[tuple[str, int], frozenset[int]] = {}
-        starts = {c.id: time_domain(problem, builder, c, free) for c in problem.courses}
-        costs = {}
-        for course in problem.courses:
-            units = sorted({unit_of[q] for q in course.cohorts if q in unit_of})
-            own = [
-                *named.get(("plan", None), []),
-                *named.get(("course", course.id), []),
-                *(x for q in course.cohorts for x in named.get(("cohort", q), [])),
-                *(x for u in units for x in named.get(("unit", u), [])),
-            ]
-            costs[course.id] = start_costs(
-                problem, builder, weights, course, starts[course.id], free, named, own
-            )
-        return CourseTimes(starts, free, costs)
+                self.named[(b.scope, b.target)].append((builder.covered(b.window), cost))
+        self.unit_of = {q.id: q.unit for q in problem.cohorts}
+        self.free: dict[tuple[str, int], frozenset[int]] = {}  # see `trainer_starts`
+
+    def of(self, course: Course, starts: frozenset[int]) -> dict[int, int]:
+        """`start_costs` of the course at these starts."""
+        named = self.named
+        units = sorted({self.unit_of[q] for q in course.cohorts if q in self.unit_of})
+        own = [
+            *named.get(("plan", None), []),
+            *named.get(("course", course.id), []),
+            *(x for q in course.cohorts for x in named.get(("cohort", q), [])),
+            *(x for u in units for x in named.get(("unit", u), [])),
+        ]
+        return start_costs(
+            self.problem, self.builder, self.weights, course, starts, self.free, named, own
+        )
 
 
 def blackout_costs(

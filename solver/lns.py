@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 
 from ortools.sat.python import cp_model as cp
 
+from solver.bounds import StartPrices
 from solver.domains import CourseDomains, DomainBuilder
 from solver.grid import TimeGrid
 from solver.model import (
@@ -39,7 +40,7 @@ from solver.solution import RepairPolicy
 # FIRST_SCORE), and never less often than FLOOR times the best kind, so each keeps being tried:
 # which kind pays depends on the plan (on ITC comp07 a "days" step saved 6, the others 25-47;
 # on S seed 1 "days" was among the best).
-KINDS = ("window", "resource", "costly", "random", "days")
+KINDS = ("window", "resource", "costly", "random", "days", "blocked")
 REACTION = 0.2
 FIRST_SCORE = 0.02
 FLOOR = 0.15
@@ -50,6 +51,12 @@ FLOOR = 0.15
 # does), and taking the top few every time retried the same seeds step after step.
 COSTLY_POOL = 200
 REST_STEPS = 50
+# A "blocked" step frees a costly course with the courses holding its cohorts, a site and a
+# trainer at times where it would pay less than it does now, the fewest in the way first,
+# looking at this many of those times at most. On S seed 2 at 60 s a course paid 70 in its
+# unit's construction season because a site's two rooms were taken by long blocks that could
+# go elsewhere; of the courses around it the others chose, those two rooms' were the last.
+BLOCKED_STARTS = 64
 # A free course with more site (trainer) options than this keeps, for one step, the ones it uses
 # now and others up to this many: half the cheapest for its trainees, half at random. A
 # timetabling week offers every lecture every room; most of a step's literals and of its
@@ -292,6 +299,11 @@ class Search:
         self._spans: tuple[Sequence[Placement], dict[str, tuple[int, int]]] | None = None
         self._slots: tuple[Sequence[Placement], list[tuple[int, str]]] | None = None
         self.seeds: list[str] = []  # the last costly step's seeds
+        self._prices: StartPrices | None = None
+        self._start_prices: dict[str, dict[int, int]] = {}  # course -> start -> least it pays
+        # Who holds each resource ("site:s", "trainer:t", "cohort:q") at each slot, asked
+        # resource by resource, for the schedule it was worked out for.
+        self._occupants: tuple[Sequence[Placement], dict[str, dict[int, str]]] | None = None
         self.resting: dict[str, int] = {}  # seed -> picks count until which it rests
         # Deterministic seconds per second of a step's limit (see ONE_WORKER_RATE).
         self.rate = ONE_WORKER_RATE if params.workers == 1 else 1.0
@@ -512,13 +524,121 @@ class Search:
             self._slots = (current, sorted(found))
         return self._slots[1]
 
+    def blocked(self, seeds: Sequence[str], current: Sequence[Placement], size: int) -> list[str]:
+        """The seeds and the courses in their way: for each seed, at starts where it would pay
+        less than it does now, those holding its cohorts there and the site and trainer least
+        in the way, fewest first, up to half of `size` in all (the rest of the step is room
+        for them to go elsewhere)."""
+        chosen = dict.fromkeys(seeds)
+        for seed in seeds:
+            found = []
+            for start in self.cheaper_starts(seed, current):
+                blocking = self.blocking(seed, start, current)
+                if blocking is not None:
+                    found.append((len(blocking), self.rng.random(), blocking))
+            for *_, blocking in sorted(found, key=lambda f: f[:2]):
+                if len(chosen) + len(blocking - chosen.keys()) > max(size // 2, len(seeds) + 1):
+                    break
+                chosen.update(dict.fromkeys(sorted(blocking)))
+        return list(chosen)
+
+    def cheaper_starts(self, course_id: str, current: Sequence[Placement]) -> list[int]:
+        """Up to BLOCKED_STARTS starts of the course where it would pay less than at its
+        dearest start now by `StartPrices` (soft blackouts, its site's and trainer's), or,
+        when it pays nothing there now, where it would pay nothing either (what it pays is
+        then compactness, density or the like, which depend on the other courses)."""
+        dom = self.domains[course_id]
+        prices = self.start_prices(course_id)
+        now = self.starts_of(course_id, current)
+        dearest = max((prices.get(s, 0) for s in now), default=0)
+        cheaper = [
+            s
+            for s in sorted(dom.starts())
+            if s not in now and (prices.get(s, 0) < dearest or prices.get(s, 0) == dearest == 0)
+        ]
+        self.rng.shuffle(cheaper)
+        return cheaper[:BLOCKED_STARTS]
+
+    def starts_of(self, course_id: str, current: Sequence[Placement]) -> set[int]:
+        """The course's starts now: its first session's for a block, each session's else."""
+        slots = set()
+        for pl in self.whole(current).placed.get(course_id, ()):
+            day = self.grid.day_index(pl.day)
+            if day is not None:
+                slots.add(self.grid.slot(day, pl.period))
+        if slots and self.domains[course_id].course.pattern == "block":
+            return {min(slots)}
+        return slots
+
+    def start_prices(self, course_id: str) -> dict[int, int]:
+        """`StartPrices` of the course at its starts, once per course."""
+        if course_id not in self._start_prices:
+            if self._prices is None:
+                self._prices = StartPrices(self.problem, self.builder, self.weights)
+            dom = self.domains[course_id]
+            self._start_prices[course_id] = self._prices.of(dom.course, dom.starts())
+        return self._start_prices[course_id]
+
+    def blocking(self, course_id: str, start: int, current: Sequence[Placement]) -> set[str] | None:
+        """Courses holding what the course needs to start at `start`: its cohorts, and the
+        site and the trainer with fewest courses in the way (None: no site or trainer may
+        take it there)."""
+        dom = self.domains[course_id]
+        course, ppd = dom.course, self.grid.periods_per_day
+        firsts = [start + k * ppd for k in range(course.sessions)]
+        if course.pattern != "block":
+            firsts = [start]
+        slots = [s + j for s in firsts for j in range(course.length)]
+
+        def holders(key: str) -> set[str]:
+            held = self.occupants(key, current)
+            return {held[s] for s in slots if s in held} - {course_id}
+
+        out: set[str] = set()
+        for q in course.cohorts:
+            out |= holders(f"cohort:{q}")
+        sites = [x for x in sorted(dom.sites) if dom.site_allows(x, start)]
+        trainers = [
+            t for t in sorted(dom.trainers) if all(dom.trainer_allows(t, s) for s in firsts)
+        ]
+        for prefix, options in (("site", sites), ("trainer", trainers)):
+            least = min((holders(f"{prefix}:{o}") - out for o in options), key=len, default=None)
+            if least is None:
+                return None
+            out |= least
+        return out
+
+    def occupants(self, key: str, current: Sequence[Placement]) -> dict[int, str]:
+        """Slot -> the course holding resource `key` ("site:s", "trainer:t", "cohort:q")
+        there in `current`; worked out from the courses that may use it, once per schedule."""
+        if self._occupants is None or self._occupants[0] is not current:
+            self._occupants = (current, {})
+        known = self._occupants[1]
+        if key not in known:
+            kind, name = key.split(":", 1)
+            placed = self.whole(current).placed
+            held: dict[int, str] = {}
+            for course_id in sorted(self.neighbourhoods.by_resource.get(key, ())):
+                length = self.domains[course_id].course.length
+                for pl in placed.get(course_id, ()):
+                    if (kind == "site" and pl.site != name) or (
+                        kind == "trainer" and pl.trainer != name
+                    ):
+                        continue
+                    day = self.grid.day_index(pl.day)
+                    if day is not None:
+                        s = self.grid.slot(day, pl.period)
+                        held.update(dict.fromkeys(range(s, s + length), course_id))
+            known[key] = held
+        return known[key]
+
     def credit(self, kind: str, saved: int, before: int) -> None:
         """A step of this kind (its family: "resource", not "resource:site") saved `saved`
         from a schedule costing `before`."""
         if kind in self.scores:
             share = saved / before if before > 0 else 0.0
             self.scores[kind] = (1 - REACTION) * self.scores[kind] + REACTION * share
-        if kind == "costly" and saved <= 0:
+        if kind in ("costly", "blocked") and saved <= 0:
             self.resting.update(dict.fromkeys(self.seeds, self.picks + REST_STEPS))
         self.seeds = []
 
@@ -577,5 +697,12 @@ class Search:
             seeds = self.costly_seeds(costly, max(1, size // 4))
             if seeds:
                 return kind, self.around(seeds, current, size), None
+        if kind == "blocked":
+            seeds = self.costly_seeds(costly, 2)
+            if seeds:
+                # Already aimed: the rest of the step is only room for the courses in the way
+                # to go, and a smaller model is solved to the end within the step.
+                aimed = self.blocked(seeds, current, size)
+                return kind, self.around(aimed, current, max(len(aimed), size // 2)), None
         self.rng.shuffle(courses)
         return "random", set(courses[:size]), None

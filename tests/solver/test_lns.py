@@ -243,3 +243,56 @@ def test_a_broken_schedule_is_folded_afresh() -> None:
     clash = {"a": [place("a")], "b": [place("b")]}
     assert WholeBackdrop.of(problem, grid, {"a": clash["a"]}).backdrop.exact
     assert not WholeBackdrop.of(problem, grid, clash).backdrop.exact
+
+
+def blocked_plan() -> tuple[Problem, list[Placement]]:
+    """c-1 (two days, cohort q-1) would rather be on days 0-1 (its cohort is softly blacked
+    out from day 2) but c-2 (another cohort and trainer) holds the only room it may use there;
+    c-3 is of the same unit, at another room, in nobody's way."""
+    from tests.solver.factories import make_trainer
+
+    problem = make_problem(
+        calendar=make_calendar(days=6, periods_per_day=1),
+        sites=[make_site(), make_site(id="s-2")],
+        trainers=[make_trainer(), make_trainer(id="t-2"), make_trainer(id="t-3")],
+        cohorts=[make_cohort(), make_cohort(id="q-2"), make_cohort(id="q-3")],
+        courses=[
+            make_course(pattern="block", sessions=2, trainer="t-1", sites=["s-1"]),
+            make_course(
+                id="c-2", pattern="block", sessions=2, cohorts=["q-2"], trainer="t-2", sites=["s-1"]
+            ),
+            make_course(id="c-3", sessions=2, cohorts=["q-3"], trainer="t-3", sites=["s-2"]),
+        ],
+        blackouts=[
+            make_blackout(scope="cohort", target="q-1", window=make_window(2, 5), hard=False)
+        ],
+    )
+    current = [
+        *(place("c-1", k, 2 + k) for k in range(2)),
+        *(place("c-2", k, k, trainer="t-2") for k in range(2)),
+        *(place("c-3", k, 3 + 2 * k, site="s-2", trainer="t-3") for k in range(2)),
+    ]
+    return problem, current
+
+
+def test_a_blocked_step_frees_the_courses_holding_where_a_course_would_pay_less() -> None:
+    problem, current = blocked_plan()
+    s = search(problem)
+    assert sorted(s.cheaper_starts("c-1", current)) == [0, 1]  # 0 and 1 blacked-out day
+    assert s.blocking("c-1", 0, current) == s.blocking("c-1", 1, current) == {"c-2"}
+    assert s.blocked(["c-1"], current, 4) == ["c-1", "c-2"]
+    r = s.step(current, {"c-1", "c-2"}, 5.0)
+    assert r.placements is not None and r.better
+    days = {(pl.course, pl.day) for pl in r.placements}
+    assert {("c-1", 0), ("c-1", 1)} <= days
+
+
+def test_a_course_with_a_free_room_where_it_would_go_is_blocked_by_nobody() -> None:
+    problem, current = blocked_plan()
+    course = problem.course("c-1").model_copy(update={"sites": ["s-1", "s-2"]})
+    problem = problem.model_copy(
+        update={"courses": [course, *(c for c in problem.courses if c.id != "c-1")]}
+    )
+    s = search(problem)
+    assert s.blocking("c-1", 0, current) == set()  # s-2 is free on days 0-1
+    assert s.blocked(["c-1"], current, 4) == ["c-1"]
