@@ -546,7 +546,8 @@ class Search:
         """Up to BLOCKED_STARTS starts of the course where it would pay less than at its
         dearest start now by `StartPrices` (soft blackouts, its site's and trainer's), or,
         when it pays nothing there now, where it would pay nothing either (what it pays is
-        then compactness, density or the like, which depend on the other courses)."""
+        then compactness, density or the like, which depend on the other courses); any of
+        its starts when it is not placed."""
         dom = self.domains[course_id]
         prices = self.start_prices(course_id)
         now = self.starts_of(course_id, current)
@@ -554,7 +555,8 @@ class Search:
         cheaper = [
             s
             for s in sorted(dom.starts())
-            if s not in now and (prices.get(s, 0) < dearest or prices.get(s, 0) == dearest == 0)
+            if not now  # not placed: any start is better
+            or (s not in now and (prices.get(s, 0) < dearest or prices.get(s, 0) == dearest == 0))
         ]
         self.rng.shuffle(cheaper)
         return cheaper[:BLOCKED_STARTS]

@@ -187,10 +187,12 @@ def checked(
 # Constructions tried while some course stays unplaced: at most CONSTRUCT_ROUNDS, and at most
 # CONSTRUCT_WORK courses placed per second of the time limit (counted, not timed, so that runs
 # stay reproducible). A round costs 0.05 s on ITC-2007 comp05 (54 courses), 0.4 s on a city's
-# year, 3.8 s on a province's: a 60 s solve may spend ~2 s rebuilding a city's year, a 2 s
-# repair none.
+# year, 3.8 s on a province's, 12 s on a national plan: up to ~15 % of the limit, and only
+# while a course is left out, which without a round more may leave no schedule at all (L seed
+# 3 at 600 s: two rounds left one course out that no neighbourhood step then placed in 300 s;
+# the fourth round places every course). A 2 s repair gets one round.
 CONSTRUCT_ROUNDS = 40
-CONSTRUCT_WORK = 50
+CONSTRUCT_WORK = 120
 
 
 def construction_rounds(courses: int, time_limit: float) -> int:
@@ -377,12 +379,15 @@ class Run:
         )
 
     def complete(self, unplaced: Sequence[str]) -> None:
-        """Place what the construction could not, re-placing its neighbours as needed."""
+        """Place what the construction could not, with the courses in its way (`blocked`:
+        those holding its cohorts, a site and a trainer at its starts) and their neighbours
+        re-placed."""
         size = 20
         while self.missing and self.left() > 0.2:
             self.collect_bound()
             seeds = self.missing[:3]
-            free = self.search.around(seeds, self.best, size)
+            aimed = self.search.blocked(seeds, self.best, size)
+            free = self.search.around(aimed, self.best, size)
             limit = min(max(1.0, self.left() / 4), 5.0)
             result = self.step("complete", free, limit, first_solution=True).placements
             if result is None or not self.offer(result, "complete"):

@@ -281,6 +281,8 @@ def test_a_blocked_step_frees_the_courses_holding_where_a_course_would_pay_less(
     assert sorted(s.cheaper_starts("c-1", current)) == [0, 1]  # 0 and 1 blacked-out day
     assert s.blocking("c-1", 0, current) == s.blocking("c-1", 1, current) == {"c-2"}
     assert s.blocked(["c-1"], current, 4) == ["c-1", "c-2"]
+    left_out = [pl for pl in current if pl.course != "c-1"]
+    assert sorted(s.cheaper_starts("c-1", left_out)) == [0, 1, 2, 3, 4]  # anywhere is better
     r = s.step(current, {"c-1", "c-2"}, 5.0)
     assert r.placements is not None and r.better
     days = {(pl.course, pl.day) for pl in r.placements}
