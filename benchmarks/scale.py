@@ -111,13 +111,18 @@ def _repair(problem: Any, weights: Any, solution: Any, workers: int, seed: int) 
     took = time.monotonic() - t0
     before = {(p.course, p.day, p.period, p.site, p.trainer) for p in solution.placements}
     after = {(p.course, p.day, p.period, p.site, p.trainer) for p in repaired.placements}
-    must = sum(1 for p in later if p.trainer == busiest and p.day >= away.first)
+    had_to = [p for p in later if p.trainer == busiest and p.day >= away.first]
+    must = len(had_to)
+    # Sessions moved of courses none of whose sessions had to move: what a repair that moves
+    # only what must move leaves alone (a course whose trainer left may move whole).
+    touched = {p.course for p in had_to}
     return {
         "repair_status": repaired.status,
         "repair_s": round(took, 2),
         "repair_first_feasible_s": repaired.stats.get("first_feasible_s"),
         "moved": len(before - after),
         "had_to_move": must,
+        "moved_elsewhere": len({x for x in before - after if x[0] not in touched}),
         "repair_conflicts": repaired.conflicts[:3],
     }
 
@@ -202,6 +207,7 @@ def main(argv: list[str] | None = None) -> None:
         "repair_s",
         "moved",
         "had_to_move",
+        "moved_elsewhere",
     ]
     for c in columns:
         table.add_column(c)
