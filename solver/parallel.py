@@ -69,12 +69,13 @@ class Aside(Generic[T]):
         """Whether a child is working on it (else `result()` computes it in the parent)."""
         return self.pid is not None
 
-    def ready(self) -> bool:
+    def ready(self, wait: float = 0.0) -> bool:
         """Whether `result()` would answer now without waiting for the child: it has begun
-        to send its answer, or it has gone. True without a child."""
+        to send its answer, or it has gone (waiting up to `wait` seconds for that). True
+        without a child."""
         if self.fd is None:
             return True
-        readable, _, _ = select.select([self.fd], [], [], 0)
+        readable, _, _ = select.select([self.fd], [], [], max(0.0, wait))
         return bool(readable)
 
     def result(self) -> T:

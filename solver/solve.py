@@ -143,7 +143,11 @@ def _solve(
             run.collect_bound()
         run.complete(start.unplaced)
         run.improve()
-        run.collect_bound(wait=True)
+        # The bound's budget is a tenth of the limit, started early: it is in long before
+        # the end unless the machine is far slower than its clock assumes. A cancelled
+        # solve does not wait for it at all.
+        stopped = run.stats.get("stopped_early", False)
+        run.collect_bound(wait=0.0 if stopped else BOUND_GRACE * params.time_limit + 1.0)
         run.final()
     finally:
         bound.close()
@@ -210,6 +214,9 @@ STEP_OVERHEAD = 0.05
 # its share.
 BOUND_BUDGET = 120.0
 BOUND_SHARE = 0.1
+# Past the time limit, a share of it waited for a bound still being worked out aside; after
+# that the answer goes without it (its bound is then CP-SAT's or 0, and `own_bound` is absent).
+BOUND_GRACE = 0.1
 # Plans with at least this many courses, solved with two workers or more, run their pre-checks
 # in a forked child while the construction works and their bound while the first schedule is
 # checked (a city's bound takes 0.2 s, less than a fork of the process is worth; a province's
@@ -264,10 +271,10 @@ class Run:
         self.steps = 0
         self.improvements = 0
 
-    def collect_bound(self, wait: bool = False) -> None:
-        """Take the product's own bound when it is in (`wait`: wait for it)."""
+    def collect_bound(self, wait: float = 0.0) -> None:
+        """Take the product's own bound when it is in, waiting up to `wait` seconds for it."""
         aside = self.pending
-        if aside is None or not (wait or aside.ready()):
+        if aside is None or not aside.ready(wait):
             return
         self.pending = None
         own = aside.result()
