@@ -139,8 +139,7 @@ def _solve(
         if start.settled is not None:
             run.offer(list(start.settled), "construct:settled")
         run.attach(builder)
-        if not bound.in_child:
-            run.collect_bound()
+        run.collect_bound()  # computed here when not aside; aside, taken if already in
         run.complete(start.unplaced)
         run.improve()
         # The bound's budget is a tenth of the limit, started early: it is in long before

@@ -24,6 +24,7 @@ from tests.solver.factories import (
     make_course,
     make_problem,
     make_site,
+    make_trainer,
     make_window,
     place,
 )
@@ -249,8 +250,6 @@ def blocked_plan() -> tuple[Problem, list[Placement]]:
     """c-1 (two days, cohort q-1) would rather be on days 0-1 (its cohort is softly blacked
     out from day 2) but c-2 (another cohort and trainer) holds the only room it may use there;
     c-3 is of the same unit, at another room, in nobody's way."""
-    from tests.solver.factories import make_trainer
-
     problem = make_problem(
         calendar=make_calendar(days=6, periods_per_day=1),
         sites=[make_site(), make_site(id="s-2")],
