@@ -82,6 +82,7 @@ class StepResult:
     deterministic_time: float
     model_objective: int | None = None
     start_objective: int | None = None  # where the step started, in its model's terms
+    search_s: float = 0.0  # wall seconds CP-SAT searched (the rest of the step is set-up)
 
     @property
     def saving(self) -> int:
@@ -398,8 +399,9 @@ class Search:
                 solver.deterministic_time,
                 round(solver.objective_value),
                 start_objective,
+                solver.wall_time,
             )
-        return StepResult(None, name, solver.deterministic_time)
+        return StepResult(None, name, solver.deterministic_time, search_s=solver.wall_time)
 
     def narrowed(self, course_id: str, pls: Sequence[Placement]) -> CourseDomains:
         """The course's options for one step: the sites and trainers it uses now, and a few

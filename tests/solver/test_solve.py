@@ -472,3 +472,34 @@ def test_schedules_kept_on_a_steps_word_are_checked_before_the_answer(
     assert len(calls) == 2
     again = check(problem, s.placements, weights, RepairPolicy())
     assert again.violations == [] and again.objective == s.objective
+
+
+def test_costs_of_a_trainer_or_the_plan_are_shared_out_among_the_courses_they_name() -> None:
+    from solver.solution import Cost
+    from solver.solve import course_costs
+
+    costs = [
+        Cost(term="soft_blackout", cost=5, message="", course="a", session=0),
+        Cost(term="trainer_load", cost=20, message="", courses=["a", "b", "c"]),
+        Cost(term="load_peak", cost=10, message=""),  # names no course: seeds nothing
+    ]
+    assert course_costs(costs) == {"a": 5 + 7, "b": 7, "c": 7}
+
+
+def test_steps_are_short_where_their_set_up_is_cheap_and_never_by_the_clock_on_one_worker() -> None:
+    from solver.solve import SHORT_STEP, STEP_LIMIT, STEP_RATIO, Run
+
+    def run(workers: int) -> Run:
+        params = SolveParams(time_limit=10, workers=workers, seed=1)
+        return Run(make_problem(), W, RepairPolicy(), params, lambda p: None, 0.0, 0, {})
+
+    two = run(2)
+    assert two.step_limit() == STEP_LIMIT  # nothing measured yet
+    two.timed_setup(0.01)
+    assert two.step_limit() == SHORT_STEP
+    for _ in range(30):
+        two.timed_setup(STEP_LIMIT / STEP_RATIO * 2)
+    assert two.step_limit() == STEP_LIMIT
+    one = run(1)
+    one.timed_setup(0.01)
+    assert one.step_limit() == STEP_LIMIT
