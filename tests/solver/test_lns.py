@@ -297,3 +297,21 @@ def test_a_course_with_a_free_room_where_it_would_go_is_blocked_by_nobody() -> N
     s = search(problem)
     assert s.blocking("c-1", 0, current) == set()  # s-2 is free on days 0-1
     assert s.blocked(["c-1"], current, 4) == ["c-1"]
+
+
+def test_a_peak_step_frees_few_courses_holding_a_session_at_every_busiest_slot() -> None:
+    """Two sessions run at once on days 0, 2 and 3 (a and b, a and c, b and c), one on the
+    other days: any two of a, b, c hold a session at each of those, d at none."""
+    on = {"a": [0, 1, 2], "b": [0, 3], "c": [2, 3, 4], "d": [5]}
+    problem = make_problem(
+        calendar=make_calendar(days=6, periods_per_day=1),
+        courses=[make_course(id=c, sessions=len(days), min_days=1) for c, days in on.items()],
+    )
+    current = [place(c, k, day) for c, days in on.items() for k, day in enumerate(days)]
+    for seed in range(5):
+        s = search(problem)
+        s.rng.seed(seed)
+        cover = s.at_peak(current)
+        assert len(cover) == 2 and set(cover) <= {"a", "b", "c"}
+        assert {0, 2, 3} <= {day for c in cover for day in on[c]}
+    assert search(problem).at_peak([]) == []
