@@ -297,7 +297,10 @@ class Search:
         self.domains = {c.id: builder.course_domains(c) for c in problem.courses}
         self.neighbourhoods = Neighbourhoods.of(problem, self.domains)
         self.rng = random.Random(params.seed)
-        self.scores = dict.fromkeys(KINDS, FIRST_SCORE)
+        # The kinds this plan can use: a peak step where the load peak costs nothing (a
+        # timetabling week) would only be a random one drawn under another name.
+        kinds = [k for k in KINDS if k != "peak" or weights.load_peak > 0]
+        self.scores = dict.fromkeys(kinds, FIRST_SCORE)
         self.picks = 0  # neighbourhoods picked so far
         # The best schedule by course and folded into a backdrop, for the list it came from;
         # and the same for the last step's result, which is usually the next best.
@@ -706,8 +709,9 @@ class Search:
         saved lately, and for the "days" kind the stretch of slots outside which its courses'
         sessions stay put."""
         top = max(self.scores.values())
-        odds = [max(self.scores[k], FLOOR * top, 1e-9) for k in KINDS]
-        kind = self.rng.choices(KINDS, odds)[0]
+        kinds = list(self.scores)
+        odds = [max(self.scores[k], FLOOR * top, 1e-9) for k in kinds]
+        kind = self.rng.choices(kinds, odds)[0]
         self.picks += 1
         courses = sorted(self.domains)
         if kind == "days":

@@ -315,3 +315,20 @@ def test_a_peak_step_frees_few_courses_holding_a_session_at_every_busiest_slot()
         assert len(cover) == 2 and set(cover) <= {"a", "b", "c"}
         assert {0, 2, 3} <= {day for c in cover for day in on[c]}
     assert search(problem).at_peak([]) == []
+
+
+def test_a_plan_whose_load_peak_costs_nothing_draws_no_peak_steps() -> None:
+    from collections import Counter
+
+    from solver.domains import DomainBuilder
+    from solver.lns import KINDS
+
+    problem, current = spread_plan()
+    builder = DomainBuilder(problem, TimeGrid.of(problem.calendar))
+    flat = W.model_copy(update={"load_peak": 0})
+    s = Search(problem, builder, flat, RepairPolicy(), SolveParams(workers=1, seed=3), extract)
+    assert "peak" not in s.scores  # not drawn at all: before, it was drawn and ran as random
+    drawn = Counter(s.pick(current, 1, {"c-1": 1})[0].split(":")[0] for _ in range(400))
+    assert drawn["peak"] == 0
+    assert all(drawn[kind] > 0 for kind in KINDS if kind != "peak")
+    assert "peak" in search(problem).scores  # where the peak costs, it is drawn
