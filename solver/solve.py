@@ -236,8 +236,9 @@ FIRST_SIZE = 15
 # SHORT_STEP and STEP_LIMIT seconds. CP-SAT finds most of what a neighbourhood holds early:
 # 63 step models of S seed 3 saved 400 in 0.5 s and 460 in 0.9 s, so where the set-up is
 # cheap (S: 0.1 s a step) short steps buy more per second. On S seeds 1-6 at 30 s, 0.6 s steps
-# reached 2.6 % less in sum than 1 s steps (better on 5 of 6); on a national plan a step's
-# set-up alone takes 0.7 s and its steps stay at a second.
+# reached 2.1 % less in sum than 1 s steps (mean of two runs; better on 5 of 6), 0.4 s steps
+# 1 % less. A province's step set-up measured 0.33 s and a national plan's model alone takes
+# 0.7 s to build: their steps stay at a second.
 SHORT_STEP = 0.6
 STEP_RATIO = 6.0
 # The closing CP-SAT run on the whole model, for a bound and a last improvement, only when the
