@@ -320,6 +320,7 @@ class Search:
         self.rate = ONE_WORKER_RATE if params.workers == 1 else 1.0
         courses = problem.courses
         self.mean_sessions = sum(c.sessions for c in courses) / max(1, len(courses))
+        self.longest = max((c.length for c in courses), default=1)  # periods of a session
 
     def step(
         self,
@@ -520,20 +521,22 @@ class Search:
 
     def at_peak(self, current: Sequence[Placement]) -> list[str]:
         """Few courses that between them hold a session at every slot where the most run at
-        once: greedily, the course at most of those left first (ties at random)."""
-        if self.weights.load_peak == 0:
+        once: greedily, the course at most of those left first (ties at random). The load
+        is the schedule's backdrop's, kept with it; only sessions at those slots are looked
+        at."""
+        load = self.whole(current).backdrop.load
+        peak = max(load.values(), default=0)
+        if peak <= 0:
             return []
-        load: dict[int, int] = defaultdict(int)
-        held: dict[str, set[int]] = defaultdict(set)
-        for start, course_id in self.slots(current):
-            for t in range(start, start + self.domains[course_id].course.length):
-                load[t] += 1
-                held[course_id].add(t)
-        if not load:
-            return []
-        peak = max(load.values())
         left = {t for t, n in load.items() if n == peak}
-        candidates = sorted(c for c, ts in held.items() if not ts.isdisjoint(left))
+        slots = self.slots(current)
+        held: dict[str, set[int]] = defaultdict(set)
+        for t in left:  # sessions starting at most `longest - 1` slots before t
+            first = bisect.bisect_left(slots, (t - self.longest + 1, ""))
+            for start, course_id in slots[first : bisect.bisect_left(slots, (t + 1, ""))]:
+                if start + self.domains[course_id].course.length > t:
+                    held[course_id].add(t)
+        candidates = sorted(held)
         self.rng.shuffle(candidates)
         cover: list[str] = []
         while left:
