@@ -352,6 +352,24 @@ class Greedy:
         over = self.overload(t, self.occ.weeks[slot], self.occ.months[slot])
         return self.weights.trainer_load * over
 
+    def trainers_cost(self, sessions: Iterable[tuple[str, int]]) -> int:
+        """Trainer-load cost of these sessions (trainer, slot) added together, each counting
+        those before it: a block of seven days from a Monday puts five in one week, and
+        priced a session at a time against the weeks as they were, it cost nothing (S seed
+        3's construction paid 360 for trainers' overloads, most of them a block's own)."""
+        taught, extra, over = self.occ.taught, Counter[tuple[str, str, int]](), 0
+        for t, slot in sessions:
+            trainer = self.trainers[t]
+            for name, bucket, limit in (
+                ("week", self.occ.weeks[slot], trainer.max_sessions_per_week),
+                ("month", self.occ.months[slot], trainer.max_sessions_per_month),
+            ):
+                if limit is not None:
+                    key = (t, name, bucket)
+                    over += taught.get(key, 0) + extra[key] >= limit
+                    extra[key] += 1
+        return self.weights.trainer_load * over
+
     def trainer_for(self, opts: CourseOptions, slot: int, prefer: str | None) -> str | None:
         """A qualified, available, free trainer: the preferred one, else the least busy."""
         bits = span_bits(slot, opts.course.length)
@@ -417,7 +435,7 @@ class Greedy:
                 trainers = self.block_trainers(opts, slots)
                 if trainers is None:
                     continue
-                extra = sum(self.trainer_cost(t, x) for t, x in zip(trainers, slots, strict=True))
+                extra = self.trainers_cost(zip(trainers, slots, strict=True))
                 if extra:
                     rank = (rank[0] + extra, rank[1], rank[2])
                     if best is not None and rank >= best[0]:
@@ -500,8 +518,9 @@ class Greedy:
         """What the course costs at these sessions by the construction's own prices (time,
         site, density, trainer load, stability), the course itself not in the schedule."""
         cost = self.weights.stability * (len({site for _, site, _ in sessions}) - 1)
-        for s, site, t in sessions:
-            cost += self.session_costs(opts, site, (s,))[0] + self.trainer_cost(t, s)
+        cost += self.trainers_cost((t, s) for s, _, t in sessions)
+        for s, site, _ in sessions:
+            cost += self.session_costs(opts, site, (s,))[0]
         if opts.away:
             cost += self.density_cost(opts, [s for s, _, _ in sessions])
         return cost

@@ -255,6 +255,20 @@ def test_construction_gives_a_session_to_a_trainer_under_their_monthly_limit() -
     assert costs_of(problem, made)["trainer_load"] == 0
 
 
+def test_a_block_that_would_overload_its_trainer_in_one_week_starts_where_it_does_not() -> None:
+    """A 7-day block by t-1 (4 sessions a week at most; abstract weeks of 5 days) on 10 days:
+    from day 0 it puts 5 in week 0, from day 3 5 in week 1; from day 1 or 2, 4 at most."""
+    problem = make_problem(
+        calendar=make_calendar(days=10, periods_per_day=1),
+        trainers=[make_trainer(max_sessions_per_week=4)],
+        courses=[make_course(pattern="block", sessions=7, trainer="t-1")],
+    )
+    made = built(problem)
+    assert broken_rules(problem, made) == []
+    assert min(pl.day for pl in made.placements) in (1, 2)  # it started on day 0 before
+    assert costs_of(problem, made)["trainer_load"] == 0
+
+
 W = default_weights()
 
 
