@@ -128,11 +128,15 @@ def _solve(
     run.must = [c.id for c in problem.courses if c.required or c.id in pinned]
     run.missing = list(run.must)
     # The bound's relaxations get a share of the time (a repair's 2 s leave them a fraction
-    # of a second: counted bounds then). On a large plan with two cores it is worked out on
-    # the other core while the first schedule is checked and the search goes on, and taken
-    # when it is in; else here, before the search, which it may end (nothing left to gain).
+    # of a second: counted bounds then). With two cores it is worked out on the other one
+    # while the first schedule is checked and the search goes on, and taken when it is in;
+    # else (tiny plans, one worker) here, before the search, which it may end.
     budget = min(BOUND_BUDGET, BOUND_SHARE * params.time_limit)
-    bound = Aside(lambda: lower_bound(problem, grid, weights, policy, builder, budget), aside)
+    bound_aside = (
+        params.workers > 1 and sum(c.sessions for c in problem.courses) >= BOUND_ASIDE_SESSIONS
+    )
+    stats["bound_aside"] = bound_aside
+    bound = Aside(lambda: lower_bound(problem, grid, weights, policy, builder, budget), bound_aside)
     run.pending = bound
     try:
         run.offer(list(start.placements), "construct")
@@ -217,10 +221,14 @@ BOUND_SHARE = 0.1
 # that the answer goes without it (its bound is then CP-SAT's or 0, and `own_bound` is absent).
 BOUND_GRACE = 0.1
 # Plans with at least this many courses, solved with two workers or more, run their pre-checks
-# in a forked child while the construction works and their bound while the first schedule is
-# checked (a city's bound takes 0.2 s, less than a fork of the process is worth; a province's
-# 1 s, a national plan's 3-5 s).
+# in a forked child while the construction works (a city's take 0.2 s, less than a fork of the
+# process is worth; a province's 1 s, a national plan's 3-5 s).
 ASIDE_COURSES = 1000
+# Plans with at least this many sessions, solved with two workers or more, work out their bound
+# in a forked child while the search goes on. A city's year's bound takes 5-8 s of wall time
+# (1.2 deterministic s; CP-SAT's clock undercounts these relaxations), and the search waited
+# for it: S seeds 1-3 x 2 at 60 s, with it aside, 8-10 more steps and a lower cost in all six.
+BOUND_ASIDE_SESSIONS = 300
 # A check slower than this (seconds) is dear: a step's better schedule is then kept on its
 # model's word and checked at most once per CHECK_EVERY checks' time (on S a check takes 0.05 s
 # and every schedule is checked as it comes).
