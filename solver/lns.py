@@ -420,14 +420,9 @@ class Search:
         dom = self.domains[course_id]
         sites, trainers = dom.sites, dom.trainers
         if len(sites) > SITE_CHOICES:
-            course = dom.course
-            attendance = self.problem.attendance(course)
 
             def cost(site_id: str) -> int:
-                site = self.problem.site_by_id[site_id]
-                over = 0 if site.capacity_hard else max(0, attendance - site.capacity)
-                liked = not course.preferred_sites or site_id in course.preferred_sites
-                return self.weights.capacity_overflow * over + (0 if liked else 1)
+                return self.site_price(course_id, site_id)
 
             keep = self.keep(sorted(sites), {pl.site for pl in pls}, SITE_CHOICES, cost)
             sites = {k: v for k, v in sites.items() if k in keep}
@@ -638,7 +633,9 @@ class Search:
         out: set[str] = set()
         for q in course.cohorts:
             out |= holders(f"cohort:{q}")
-        sites = [x for x in sorted(dom.sites) if dom.site_allows(x, start)]
+        sites = self.cheapest_sites(
+            course_id, [x for x in sorted(dom.sites) if dom.site_allows(x, start)]
+        )
         trainers = [
             t for t in sorted(dom.trainers) if all(dom.trainer_allows(t, s) for s in firsts)
         ]
@@ -648,6 +645,22 @@ class Search:
                 return None
             out |= least
         return out
+
+    def cheapest_sites(self, course_id: str, sites: list[str]) -> list[str]:
+        """Those of `sites` where the course pays least for seats and preference: a cheaper
+        start is cheaper there (S seed 3 paid 60 for sessions away from preferred sites, and
+        blocked steps freed the way into an empty room it did not prefer)."""
+        least = min((self.site_price(course_id, x) for x in sites), default=0)
+        return [x for x in sites if self.site_price(course_id, x) == least]
+
+    def site_price(self, course_id: str, site_id: str) -> int:
+        """What each session of the course pays at the site whatever its time: seats over a
+        soft capacity and a site it does not prefer."""
+        course = self.domains[course_id].course
+        site = self.problem.site_by_id[site_id]
+        over = 0 if site.capacity_hard else max(0, self.problem.attendance(course) - site.capacity)
+        liked = not course.preferred_sites or site_id in course.preferred_sites
+        return self.weights.capacity_overflow * over + (0 if liked else self.weights.preferred_site)
 
     def occupants(self, key: str, current: Sequence[Placement]) -> dict[int, str]:
         """Slot -> the course holding resource `key` ("site:s", "trainer:t", "cohort:q")
