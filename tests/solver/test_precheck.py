@@ -538,7 +538,7 @@ def test_a_fatal_finding_means_no_placement_passes_the_checker() -> None:
 
 @pytest.mark.slow
 def test_a_fatal_finding_means_no_placement_passes_the_checker_for_longer_courses() -> None:
-    assert_fatal_means_infeasible(seed=1949, plans=300, most_sessions=3)
+    assert_fatal_means_infeasible(seed=1949, plans=150, most_sessions=3)
 
 
 @pytest.mark.slow

@@ -314,7 +314,7 @@ def test_s_scenario_solves_feasibly() -> None:
     from solver.scenarios import generate
 
     problem = generate("S", 1).problem
-    s = solved(problem, params=SolveParams(time_limit=20, workers=2, seed=1))
+    s = solved(problem, params=SolveParams(time_limit=6, workers=2, seed=1))
     assert s.status in ("optimal", "feasible") and not s.unscheduled
 
 
