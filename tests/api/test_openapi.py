@@ -111,7 +111,7 @@ schema = schemathesis.pytest.from_fixture("api_schema").exclude(
 
 @schema.parametrize()
 @settings(
-    max_examples=6,
+    max_examples=4,
     deadline=None,
     phases=[Phase.explicit, Phase.generate],
     suppress_health_check=list(HealthCheck),

@@ -202,7 +202,7 @@ def test_a_course_of_several_units_split_stays_a_bound(monkeypatch: pytest.Monke
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.parametrize("seed", [1, 3])
 def test_the_bound_stays_under_the_planted_schedule_of_a_city_year(seed: int) -> None:
     scenario = generate("S", seed)
     problem = scenario.problem
@@ -217,6 +217,6 @@ def test_the_bound_stays_under_the_planted_schedule_of_a_city_year(seed: int) ->
 def test_the_bound_stays_under_what_the_solver_finds_on_a_city_year() -> None:
     problem = generate("S", 1).problem
     weights = default_weights()
-    solution = solve(problem, weights, SolveParams(time_limit=10, workers=1, seed=1))
+    solution = solve(problem, weights, SolveParams(time_limit=4, workers=1, seed=1))
     assert solution.objective is not None
     assert bound_of(problem, weights) <= solution.objective
