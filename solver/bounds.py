@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model as cp
 
-from solver.domains import CourseDomains, DomainBuilder, intersect
+from solver.domains import CourseDomains, DomainBuilder, intersect, site_charge
 from solver.grid import TimeGrid
 from solver.problem import Course, Problem, Weights
 from solver.solution import RepairPolicy
@@ -151,11 +151,7 @@ def start_costs(
         usable = dom.site_starts(site_id) & starts
         if site.too_small(attendance) or not usable:
             continue
-        each = 0
-        if not site.capacity_hard:
-            each += weights.capacity_overflow * max(0, attendance - site.capacity)
-        if course.preferred_sites and site_id not in course.preferred_sites:
-            each += weights.preferred_site
+        each = site_charge(weights, course, site, attendance)
         hit = blackout_costs(builder, course.length, sessions, named.get(("site", site_id), []))
         extra = {s: sum(hit.get(s + o, 0) for o in offsets) for s in usable} if hit else {}
         sites.append((usable, each * len(offsets), {s: c for s, c in extra.items() if c}))

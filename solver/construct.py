@@ -12,15 +12,17 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from solver.domains import CourseDomains, DomainBuilder, Restriction, intersect
+from solver.domains import CourseDomains, DomainBuilder, Restriction, intersect, site_charge
 from solver.grid import TimeGrid
 from solver.problem import Course, Placement, Problem, Weights
 
 # A placed session as the construction keeps it: start slot, site, trainer.
 Session = tuple[int, str, str]
+# No sessions taught beyond the occupancy's (see `Greedy.overload`).
+NOTHING_MORE: Mapping[tuple[str, str, int], int] = {}
 
 
 def span_bits(slot: int, length: int) -> int:
@@ -316,12 +318,7 @@ class Greedy:
 
     def site_cost(self, opts: CourseOptions, site: str) -> int:
         """Capacity-overflow and preferred-site cost of every session at one site."""
-        course, s, cost = opts.course, self.sites[site], 0
-        if not s.capacity_hard:
-            cost += self.weights.capacity_overflow * max(0, opts.attendance - s.capacity)
-        if course.preferred_sites and site not in course.preferred_sites:
-            cost += self.weights.preferred_site
-        return cost
+        return site_charge(self.weights, opts.course, self.sites[site], opts.attendance)
 
     def session_costs(self, opts: CourseOptions, site: str, slots: Iterable[int]) -> list[int]:
         """Soft-blackout, capacity and preferred-site cost of a session at each of `slots`."""
@@ -340,12 +337,20 @@ class Greedy:
             busy |= self.occ.cohort[q]
         return busy
 
-    def overload(self, t: str, week: int, month: int) -> int:
-        """How many of the trainer's limits (weekly, monthly) one more session would exceed."""
+    def overload(
+        self,
+        t: str,
+        week: int,
+        month: int,
+        extra: Mapping[tuple[str, str, int], int] = NOTHING_MORE,
+    ) -> int:
+        """How many of the trainer's limits (weekly, monthly) one more session would exceed,
+        with `extra` sessions (by trainer, "week"/"month", number) counted as taught."""
         trainer, taught = self.trainers[t], self.occ.taught
         weekly, monthly = trainer.max_sessions_per_week, trainer.max_sessions_per_month
-        over = int(weekly is not None and taught.get((t, "week", week), 0) >= weekly)
-        return over + int(monthly is not None and taught.get((t, "month", month), 0) >= monthly)
+        w, m = (t, "week", week), (t, "month", month)
+        over = int(weekly is not None and taught.get(w, 0) + extra.get(w, 0) >= weekly)
+        return over + int(monthly is not None and taught.get(m, 0) + extra.get(m, 0) >= monthly)
 
     def trainer_cost(self, t: str, slot: int) -> int:
         """Trainer-load cost of one more session for `t` at `slot`."""
@@ -357,17 +362,12 @@ class Greedy:
         those before it: a block of seven days from a Monday puts five in one week, and
         priced a session at a time against the weeks as they were, it cost nothing (S seed
         3's construction paid 360 for trainers' overloads, most of them a block's own)."""
-        taught, extra, over = self.occ.taught, Counter[tuple[str, str, int]](), 0
+        extra, over = Counter[tuple[str, str, int]](), 0
         for t, slot in sessions:
-            trainer = self.trainers[t]
-            for name, bucket, limit in (
-                ("week", self.occ.weeks[slot], trainer.max_sessions_per_week),
-                ("month", self.occ.months[slot], trainer.max_sessions_per_month),
-            ):
-                if limit is not None:
-                    key = (t, name, bucket)
-                    over += taught.get(key, 0) + extra[key] >= limit
-                    extra[key] += 1
+            week, month = self.occ.weeks[slot], self.occ.months[slot]
+            over += self.overload(t, week, month, extra)
+            extra[(t, "week", week)] += 1
+            extra[(t, "month", month)] += 1
         return self.weights.trainer_load * over
 
     def trainer_for(self, opts: CourseOptions, slot: int, prefer: str | None) -> str | None:

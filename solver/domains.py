@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from solver.grid import TimeGrid
-from solver.problem import Blackout, Course, Problem, Window
+from solver.problem import Blackout, Course, Problem, Site, Weights, Window
 from solver.wording import course_text, dates_text, window_text
 
 
@@ -263,3 +263,12 @@ def blackout_text(blackout: Blackout, grid: TimeGrid) -> str:
     reason = blackout.reason or blackout.window.reason
     why = f" ({reason})" if reason else ""
     return f"{who} may not train {window_text(grid, blackout.window)}{why}"
+
+
+def site_charge(weights: Weights, course: Course, site: Site, attendance: int) -> int:
+    """What each session of the course pays at the site whatever its time: seats over a soft
+    capacity and a site it does not prefer (the checker's capacity_overflow and
+    preferred_site terms), for the construction, the bound and the search to price alike."""
+    over = 0 if site.capacity_hard else max(0, attendance - site.capacity)
+    liked = not course.preferred_sites or site.id in course.preferred_sites
+    return weights.capacity_overflow * over + (0 if liked else weights.preferred_site)

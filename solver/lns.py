@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from ortools.sat.python import cp_model as cp
 
 from solver.bounds import StartPrices
-from solver.domains import CourseDomains, DomainBuilder
+from solver.domains import CourseDomains, DomainBuilder, site_charge
 from solver.grid import TimeGrid
 from solver.model import (
     BuildOptions,
@@ -650,17 +650,15 @@ class Search:
         """Those of `sites` where the course pays least for seats and preference: a cheaper
         start is cheaper there (S seed 3 paid 60 for sessions away from preferred sites, and
         blocked steps freed the way into an empty room it did not prefer)."""
-        least = min((self.site_price(course_id, x) for x in sites), default=0)
-        return [x for x in sites if self.site_price(course_id, x) == least]
+        prices = {x: self.site_price(course_id, x) for x in sites}
+        least = min(prices.values(), default=0)
+        return [x for x in sites if prices[x] == least]
 
     def site_price(self, course_id: str, site_id: str) -> int:
-        """What each session of the course pays at the site whatever its time: seats over a
-        soft capacity and a site it does not prefer."""
+        """`site_charge` of the course at the site."""
         course = self.domains[course_id].course
         site = self.problem.site_by_id[site_id]
-        over = 0 if site.capacity_hard else max(0, self.problem.attendance(course) - site.capacity)
-        liked = not course.preferred_sites or site_id in course.preferred_sites
-        return self.weights.capacity_overflow * over + (0 if liked else self.weights.preferred_site)
+        return site_charge(self.weights, course, site, self.problem.attendance(course))
 
     def occupants(self, key: str, current: Sequence[Placement]) -> dict[int, str]:
         """Slot -> the course holding resource `key` ("site:s", "trainer:t", "cohort:q")
