@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import random
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
@@ -24,6 +25,8 @@ from solver.explain import conflicting_rules
 from solver.grid import TimeGrid
 from solver.heap import collector_paused, heap_held
 from solver.lns import Search, StepResult, group, set_hints
+from solver.local import Budget, Local
+from solver.local import improve as local_improve
 from solver.model import ModelVars, build_model
 from solver.parallel import Aside
 from solver.params import SolveParams
@@ -142,7 +145,7 @@ def _solve(
         run.offer(list(start.placements), "construct")
         if start.settled is not None:
             run.offer(list(start.settled), "construct:settled")
-        run.attach(builder)
+        run.attach(builder, pinned)
         run.collect_bound()  # computed here when not aside; aside, taken if already in
         run.complete(start.unplaced)
         run.improve()
@@ -240,6 +243,16 @@ CHECK_EVERY = 10
 END_MARGIN = 0.05
 # Improvement steps: seconds per neighbourhood and courses in the first one (it adapts).
 STEP_LIMIT = 1.0
+# Local moves (solver/local.py) before the neighbourhood steps: rounds of this many, while a
+# round saves and this share of the time limit lasts; a one-worker run counts each round
+# as this many moves a second against its deterministic clock.
+LOCAL_ROUND = 5000
+LOCAL_STALL = 10
+LOCAL_SHARE = 0.5
+LOCAL_AFTER_STALL = 2
+LOCAL_AFTER_SHARE = 0.05
+LOCAL_MOVES_PER_S = 25_000
+LOCAL_OFFER_EVERY = 1.0
 FIRST_SIZE = 15
 # A step's search gets STEP_RATIO times what the rest of a step takes (picking, building the
 # model, completing its hint, checking the result: measured as the run goes), between
@@ -305,10 +318,45 @@ class Run:
         if self.best_cost is not None:
             self.progress("bound")
 
-    def attach(self, builder: DomainBuilder) -> None:
+    def attach(self, builder: DomainBuilder, pinned: set[str]) -> None:
         """The neighbourhood search, set up once the construction's schedule is on offer."""
-        self.grid = builder.grid
+        self.grid, self.builder, self.pinned = builder.grid, builder, pinned
         self.search = Search(self.problem, builder, self.weights, self.policy, self.params, extract)
+        self.local_rng = random.Random(self.params.seed)
+
+    def polish(self, stall: int, share: float) -> int:
+        """Local moves from the best schedule (solver/local.py) in rounds of LOCAL_ROUND,
+        until `stall` rounds in a row save nothing or `share` of the time limit is spent;
+        offered as it goes. Not with a previous schedule (a repair, or a re-optimisation
+        that pays for moves: the moves' prices leave perturbation out)."""
+        if self.missing or self.best_cost is None or self.problem.previous:
+            return 0
+        movable = {c.id for c in self.problem.courses} - self.pinned
+        local = Local(self.problem, self.builder, self.weights, self.best, movable)
+        one = self.params.workers == 1
+        allowed = share * self.params.time_limit
+        wall0, det0 = self.elapsed(), self.det_used
+        saved = rounds = idle = unoffered = 0
+        offered = time.monotonic()
+        while self.left() > 0.5 and idle < stall and self.best_cost > self.bound:
+            deadline = None if one else self.t0 + min(wall0 + allowed, self.params.time_limit - 0.5)
+            got = local_improve(local, self.local_rng, Budget(LOCAL_ROUND, deadline))
+            self.det_used += LOCAL_ROUND / LOCAL_MOVES_PER_S
+            saved, rounds, idle = saved + got, rounds + 1, 0 if got else idle + 1
+            unoffered += got
+            # Offered now and then, so that progress shows and the bound can end the search.
+            if unoffered and time.monotonic() - offered > LOCAL_OFFER_EVERY:
+                self.offer(local.placements(), "local", unoffered)
+                offered, unoffered = time.monotonic(), 0
+            self.collect_bound()
+            self.progress("searching (local)")
+            if (self.det_used - det0 if one else self.elapsed() - wall0) >= allowed:
+                break
+        if unoffered:
+            self.offer(local.placements(), "local", unoffered)
+        self.stats["local_moves"] = self.stats.get("local_moves", 0) + rounds * LOCAL_ROUND
+        self.stats["local_saved"] = self.stats.get("local_saved", 0) + saved
+        return saved
 
     # The clock: wall time, or deterministic time with one worker (reproducible runs).
     def elapsed(self) -> float:
@@ -442,6 +490,7 @@ class Run:
             return
         if self.params.mode == "repair" and self.settle():
             return
+        self.polish(LOCAL_STALL, LOCAL_SHARE)
         size = FIRST_SIZE
         reserve = self.final_budget()
         while self.left() > reserve + 0.2 and self.best_cost > self.bound:
@@ -461,6 +510,8 @@ class Run:
                 gains = self.stats.setdefault("gains", {})
                 gains[family] = gains.get(family, 0) + before - self.best_cost
             self.search.credit(family, before - self.best_cost, before)
+            if self.best_cost < before:
+                self.polish(LOCAL_AFTER_STALL, LOCAL_AFTER_SHARE)
             self.timed_setup(time.monotonic() - started - r.search_s)
             if r.status == "OPTIMAL_ALL":
                 self.proven = True

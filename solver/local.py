@@ -1,0 +1,461 @@
+"""A quick local search between the construction and the neighbourhood steps.
+
+A CP-SAT step re-solves a neighbourhood of courses in about a second; on a plan far from good
+(ITC-2007 comp07's construction pays 1,274, its best known schedule 6) most of what a step
+finds is a session or two in a better place, which a move tried in microseconds finds too.
+This search moves single sessions of spread courses (to another start, keeping their site and
+trainer where they can stay, else to a free one) and swaps two sessions' times, keeps every
+hard rule by construction, and prices each move exactly by recomputing only the soft terms it
+touches (`Local.touched`). Moves that cost nothing are taken too (plateaus are wide in
+timetabling), and a few worse ones early, simulated annealing style. The checker still judges
+its result: the solve offers it like any other schedule.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from solver.domains import CourseDomains, DomainBuilder, site_charge
+from solver.grid import TimeGrid
+from solver.problem import Course, Placement, Problem, Weights
+
+# Key of a soft-term component a move can change; its cost is recomputed before and after.
+Key = tuple[str, str, int]  # (term, whose, when): ("day", cohort, day), ("peak", "", 0), ...
+Spot = tuple[int, int, str, str]  # session index, start, site, trainer
+Priced = tuple[int, list[Spot]]  # a move's change in cost, and where the sessions would go
+
+
+@dataclass
+class Session:
+    """A placed session, mutable while the search moves it."""
+
+    course: Course
+    index: int
+    start: int
+    site: str
+    trainer: str
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How long the search may go: `moves` tried at most, and a wall clock deadline (None: the
+    move count alone, so that one-worker runs stay reproducible)."""
+
+    moves: int
+    deadline: float | None = None
+
+
+class Local:
+    """The schedule as occupancy maps and per-component counts, for pricing moves exactly."""
+
+    def __init__(
+        self,
+        problem: Problem,
+        builder: DomainBuilder,
+        weights: Weights,
+        placements: Sequence[Placement],
+        movable: set[str],
+    ) -> None:
+        self.problem, self.builder, self.weights = problem, builder, weights
+        self.grid: TimeGrid = builder.grid
+        self.ppd = self.grid.periods_per_day
+        self.week_of = self.grid.week_of_day
+        self.month_of = self.grid.month_of_day
+        self.sessions: list[Session] = []
+        for pl in placements:
+            day = self.grid.day_index(pl.day)
+            assert day is not None
+            course = problem.course(pl.course)
+            start = self.grid.slot(day, pl.period)
+            self.sessions.append(Session(course, pl.session, start, pl.site, pl.trainer))
+        self.attendance = {c.id: problem.attendance(c) for c in problem.courses}
+        self.cohorts = {c.id: tuple(dict.fromkeys(c.cohorts)) for c in problem.courses}
+        units = {q.id: q.unit for q in problem.cohorts}
+        self.size = {q.id: q.size for q in problem.cohorts}
+        self.caps = {
+            u.id: math.floor(u.away_cap * u.headcount + 1e-9)
+            for u in problem.units
+            if u.away_cap is not None
+        }
+        # course -> (capped unit, cohort) pairs it sends away (as the checker counts them)
+        self.sent = {
+            c.id: [(units[q], q) for q in c.cohorts if q in units and units[q] in self.caps]
+            for c in problem.courses
+        }
+        self.limits = {
+            t.id: (t.max_sessions_per_week, t.max_sessions_per_month) for t in problem.trainers
+        }
+        self.soft = self._soft_blackouts()
+        self._own: dict[tuple[str, int, str, str], int] = {}
+        # occupancy: (resource, slot) -> session index
+        self.site_at: dict[tuple[str, int], int] = {}
+        self.trainer_at: dict[tuple[str, int], int] = {}
+        self.cohort_at: dict[tuple[str, int], int] = {}
+        self.days: dict[str, Counter[int]] = defaultdict(Counter)  # course -> day -> sessions
+        self.sites: dict[str, Counter[str]] = defaultdict(Counter)  # course -> site -> sessions
+        self.load: Counter[int] = Counter()  # slot -> sessions running
+        self.load_hist: Counter[int] = Counter()  # load -> slots at it
+        self.away: dict[str, Counter[int]] = defaultdict(Counter)  # unit -> slot -> cadres
+        self.away_hist: dict[str, Counter[int]] = defaultdict(Counter)  # unit -> cadres -> slots
+        self.taught: Counter[tuple[str, str, int]] = Counter()  # (trainer, week|month, n)
+        for i in range(len(self.sessions)):
+            self.put(i)
+        self.moving = movable
+        self.movable = [
+            i
+            for i, ss in enumerate(self.sessions)
+            if ss.course.id in movable and ss.course.pattern == "spread"
+        ]
+        self.domains: dict[str, CourseDomains] = {}
+        self.starts: dict[str, tuple[int, ...]] = {}
+        for i in self.movable:
+            course = self.sessions[i].course
+            if course.id not in self.domains:
+                dom = builder.course_domains(course)
+                self.domains[course.id] = dom
+                self.starts[course.id] = tuple(sorted(dom.starts()))
+
+    # -- the soft blackouts that apply to a session, by what they name (as the checker) --
+
+    def _soft_blackouts(self) -> dict[tuple[str, str | None], list[tuple[frozenset[int], int]]]:
+        named: dict[tuple[str, str | None], list[tuple[frozenset[int], int]]] = defaultdict(list)
+        for b in self.problem.blackouts:
+            cost = self.weights.soft_blackout if b.weight is None else b.weight
+            if not b.hard and cost:
+                named[(b.scope, b.target)].append((self.builder.covered(b.window), cost))
+        return named
+
+    def own(self, course: Course, start: int, site: str, trainer: str) -> int:
+        """What a session pays alone: soft blackouts that apply to it, seats over a soft
+        capacity, a site not preferred."""
+        key = (course.id, start, site, trainer)
+        cost = self._own.get(key)
+        if cost is None:
+            slots = range(start, start + course.length)
+            units = dict.fromkeys(
+                self.problem.cohort_by_id[q].unit
+                for q in self.cohorts[course.id]
+                if q in self.problem.cohort_by_id
+            )
+            names: list[tuple[str, str | None]] = [("plan", None)]
+            names += [("unit", u) for u in units]
+            names += [("cohort", q) for q in self.cohorts[course.id]]
+            names += [("site", site), ("trainer", trainer), ("course", course.id)]
+            cost = sum(
+                c
+                for name in names
+                for covered, c in self.soft.get(name, ())
+                if any(t in covered for t in slots)
+            )
+            site_obj = self.problem.site_by_id[site]
+            cost += site_charge(self.weights, course, site_obj, self.attendance[course.id])
+            self._own[key] = cost
+        return cost
+
+    # -- placing and lifting a session in the maps --
+
+    def put(self, i: int) -> None:
+        ss = self.sessions[i]
+        cid, day = ss.course.id, self.grid.day_of(ss.start)
+        for t in range(ss.start, ss.start + ss.course.length):
+            self.site_at[(ss.site, t)] = i
+            self.trainer_at[(ss.trainer, t)] = i
+            for q in self.cohorts[cid]:
+                self.cohort_at[(q, t)] = i
+            self._bump(self.load, self.load_hist, t, 1)
+            for u, q in self.sent[cid]:
+                self._bump(self.away[u], self.away_hist[u], t, self.size[q])
+        self.days[cid][day] += 1
+        self.sites[cid][ss.site] += 1
+        self.taught[(ss.trainer, "w", self.week_of[day])] += 1
+        self.taught[(ss.trainer, "m", self.month_of[day])] += 1
+
+    def lift(self, i: int) -> None:
+        ss = self.sessions[i]
+        cid, day = ss.course.id, self.grid.day_of(ss.start)
+        for t in range(ss.start, ss.start + ss.course.length):
+            del self.site_at[(ss.site, t)]
+            del self.trainer_at[(ss.trainer, t)]
+            for q in self.cohorts[cid]:
+                del self.cohort_at[(q, t)]
+            self._bump(self.load, self.load_hist, t, -1)
+            for u, q in self.sent[cid]:
+                self._bump(self.away[u], self.away_hist[u], t, -self.size[q])
+        self.days[cid][day] -= 1
+        if not self.days[cid][day]:
+            del self.days[cid][day]
+        self.sites[cid][ss.site] -= 1
+        if not self.sites[cid][ss.site]:
+            del self.sites[cid][ss.site]
+        self.taught[(ss.trainer, "w", self.week_of[day])] -= 1
+        self.taught[(ss.trainer, "m", self.month_of[day])] -= 1
+
+    @staticmethod
+    def _bump(level: Counter[int], hist: Counter[int], t: int, by: int) -> None:
+        was = level[t]
+        if was:
+            hist[was] -= 1
+            if not hist[was]:
+                del hist[was]
+        level[t] = was + by
+        if was + by:
+            hist[was + by] += 1
+
+    # -- hard rules --
+
+    def fits(self, course: Course, start: int, site: str, trainer: str) -> bool:
+        """Whether a session of the course may be held there and then, by them, with nothing
+        else of the site's, the trainer's or its cohorts' at that time."""
+        dom = self.domains[course.id]
+        if not dom.site_allows(site, start) or not dom.trainer_allows(trainer, start):
+            return False
+        if self.problem.site_by_id[site].too_small(self.attendance[course.id]):
+            return False
+        for t in range(start, start + course.length):
+            if (site, t) in self.site_at or (trainer, t) in self.trainer_at:
+                return False
+            if any((q, t) in self.cohort_at for q in self.cohorts[course.id]):
+                return False
+        return True
+
+    # -- soft terms, component by component --
+
+    def touched(self, course: Course, start: int, trainer: str) -> set[Key]:
+        """The components whose cost depends on a session of the course held then by them."""
+        day = self.grid.day_of(start)
+        keys: set[Key] = {("course", course.id, 0), ("peak", "", 0)}
+        keys.update(("day", q, day) for q in self.cohorts[course.id])
+        keys.update(("unit", u, 0) for u, _ in self.sent[course.id])
+        if trainer in self.limits:
+            keys.add(("week", trainer, self.week_of[day]))
+            keys.add(("month", trainer, self.month_of[day]))
+        return keys
+
+    def cost(self, key: Key) -> int:
+        w = self.weights
+        term, whose, when = key
+        if term == "course":
+            cid = whose
+            course = self.problem.course(cid)
+            short = course.wanted_days - len(self.days[cid]) if course.pattern == "spread" else 0
+            extra = max(0, len(self.sites[cid]) - 1)
+            return w.min_days * max(0, short) + w.stability * extra
+        if term == "day":
+            return w.compactness * self.isolated(whose, when)
+        if term == "unit":
+            hist = self.away_hist[whose]
+            top = max(hist) if hist else 0
+            return w.density * max(0, top - self.caps[whose])
+        if term in ("week", "month"):
+            limit = self.limits[whose][0 if term == "week" else 1]
+            if limit is None:
+                return 0
+            return w.trainer_load * max(0, self.taught[(whose, term[0], when)] - limit)
+        return w.load_peak * (max(self.load_hist) if self.load_hist else 0)
+
+    def isolated(self, cohort: str, day: int) -> int:
+        """The cohort's sessions that day with nothing of theirs just before or after."""
+        first = day * self.ppd
+        seen, count = -1, 0
+        for t in range(first, first + self.ppd):
+            i = self.cohort_at.get((cohort, t), -1)
+            if i < 0 or i == seen:
+                continue
+            seen = i
+            ss = self.sessions[i]
+            length = ss.course.length
+            if length >= self.ppd:
+                continue
+            before = ss.start > first and (cohort, ss.start - 1) in self.cohort_at
+            end = ss.start + length
+            after = end < first + self.ppd and (cohort, end) in self.cohort_at
+            count += not before and not after
+        return count
+
+    def total(self, keys: Iterable[Key]) -> int:
+        return sum(self.cost(k) for k in keys)
+
+    def objective(self) -> int:
+        """Every soft term this search prices, over the whole schedule (for tests: the checker
+        must agree when nothing is left out or moved from a previous schedule)."""
+        keys: set[Key] = set()
+        for ss in self.sessions:
+            keys |= self.touched(ss.course, ss.start, ss.trainer)
+        own = sum(self.own(ss.course, ss.start, ss.site, ss.trainer) for ss in self.sessions)
+        return own + self.total(keys)
+
+    # -- moves --
+
+    def price(
+        self, moved: Sequence[tuple[int, int, Sequence[str], Sequence[str]]]
+    ) -> Priced | None:
+        """What moving each session i to its start costs, at the first of its sites and with
+        the first of its trainers that fit, or None if one of them cannot go there. The
+        sessions are lifted first, so they may take each other's place; nothing stays moved
+        (`commit` makes the move)."""
+        old = [self.spot_of(i) for i, _, _, _ in moved]
+        for i, _, _, _ in moved:
+            self.lift(i)
+        new: list[Spot] = []
+        for i, start, sites, trainers in moved:
+            found = self.free_spot(self.sessions[i].course, start, sites, trainers)
+            if found is None:
+                break
+            new.append((i, start, *found))
+            self.set_spot(new[-1])
+            self.put(i)
+        if len(new) < len(moved):
+            for spot in new:
+                self.lift(spot[0])
+            for spot in old:
+                self.set_spot(spot)
+                self.put(spot[0])
+            return None
+        keys: set[Key] = set()
+        for spot in old + new:
+            keys |= self.touched(self.sessions[spot[0]].course, spot[1], spot[3])
+        after = self.total(keys) + sum(self.own_at(spot) for spot in new)
+        self.restore(new, old)
+        before = self.total(keys) + sum(self.own_at(spot) for spot in old)
+        return after - before, new
+
+    def commit(self, new: Sequence[Spot]) -> None:
+        self.restore([self.spot_of(spot[0]) for spot in new], new)
+
+    def spot_of(self, i: int) -> Spot:
+        ss = self.sessions[i]
+        return i, ss.start, ss.site, ss.trainer
+
+    def set_spot(self, spot: Spot) -> None:
+        ss = self.sessions[spot[0]]
+        ss.start, ss.site, ss.trainer = spot[1], spot[2], spot[3]
+
+    def own_at(self, spot: Spot) -> int:
+        return self.own(self.sessions[spot[0]].course, spot[1], spot[2], spot[3])
+
+    def restore(self, current: Sequence[Spot], target: Sequence[Spot]) -> None:
+        """Take the sessions from `current` to `target` (the same sessions)."""
+        for spot in current:
+            self.lift(spot[0])
+        for spot in target:
+            self.set_spot(spot)
+            self.put(spot[0])
+
+    def free_spot(
+        self, course: Course, start: int, sites: Sequence[str], trainers: Sequence[str]
+    ) -> tuple[str, str] | None:
+        """The first of the sites and trainers where a session of the course fits then."""
+        for site in sites:
+            for trainer in trainers:
+                if self.fits(course, start, site, trainer):
+                    return site, trainer
+        return None
+
+    def placements(self) -> list[Placement]:
+        """The schedule, each movable spread course's sessions numbered in time order (the
+        model orders them so, and a step starts from these placements)."""
+        out: list[Placement] = []
+        by_course: dict[str, list[Session]] = defaultdict(list)
+        for ss in self.sessions:
+            by_course[ss.course.id].append(ss)
+        for sessions in by_course.values():
+            course = sessions[0].course
+            if course.pattern == "spread" and course.id in self.moving:
+                sessions = sorted(sessions, key=lambda s: s.start)
+                numbered = list(enumerate(sessions))
+            else:
+                numbered = [(s.index, s) for s in sessions]
+            for k, s in numbered:
+                out.append(
+                    Placement(
+                        course=s.course.id,
+                        session=k,
+                        day=self.grid.day_ref(self.grid.day_of(s.start)),
+                        period=self.grid.period_of(s.start),
+                        site=s.site,
+                        trainer=s.trainer,
+                    )
+                )
+        return out
+
+
+# Of the moves tried, the share that swaps two sessions' times and sites (the rest move one).
+SWAP_SHARE = 0.3
+# Of single moves, the share that keeps the session's start and tries another site.
+SITE_SHARE = 0.15
+
+
+def improve(
+    local: Local, rng: random.Random, budget: Budget, heat: tuple[float, float] = (0.0, 0.0)
+) -> int:
+    """Try moves until the budget is spent; keep those that cost nothing or save, and worse
+    ones with the odds of simulated annealing at a temperature falling from heat[0] to
+    heat[1] over the budget. Ends at the best schedule seen; returns what it saved."""
+    movable = local.movable
+    if not movable:
+        return 0
+    by_length: dict[int, list[int]] = defaultdict(list)
+    for i in movable:
+        by_length[local.sessions[i].course.length].append(i)
+    hot, cold = heat
+    cooling = (cold / hot) ** (1 / budget.moves) if hot > 0 and cold > 0 else 1.0
+    temperature = hot
+    current = best = 0  # cost against the start
+    best_at: list[Spot] | None = None
+    for n in range(budget.moves):
+        if budget.deadline is not None and n % 128 == 0 and time.monotonic() > budget.deadline:
+            break
+        temperature *= cooling
+        i = rng.choice(movable)
+        priced = candidate(local, rng, i, by_length)
+        if priced is None:
+            continue
+        delta, new = priced
+        if delta <= 0 or (temperature > 0 and rng.random() < math.exp(-delta / temperature)):
+            if delta > 0 and current == best and best_at is None:
+                best_at = [local.spot_of(k) for k in movable]  # leaving the best: keep it
+            local.commit(new)
+            current += delta
+            if current < best:
+                best, best_at = current, None
+    if current > best and best_at is not None:
+        local.restore([local.spot_of(k) for k in movable], best_at)
+    return -best
+
+
+def candidate(
+    local: Local, rng: random.Random, i: int, by_length: dict[int, list[int]]
+) -> Priced | None:
+    """A random move of session i, priced (None if it does not fit)."""
+    ss = local.sessions[i]
+    course = ss.course
+    dom = local.domains[course.id]
+    if rng.random() < SWAP_SHARE:
+        j = rng.choice(by_length[course.length])
+        other = local.sessions[j]
+        if other.course.id == course.id or other.start == ss.start:
+            return None
+        return local.price(
+            [
+                (i, other.start, [other.site], [ss.trainer]),
+                (j, ss.start, [ss.site], [other.trainer]),
+            ]
+        )
+    sites = list(dom.sites)
+    if rng.random() < SITE_SHARE:
+        sites.remove(ss.site) if ss.site in sites else None
+        rng.shuffle(sites)
+        return local.price([(i, ss.start, sites, [ss.trainer])])
+    start = rng.choice(local.starts[course.id])
+    if start == ss.start:
+        return None
+    rng.shuffle(sites)
+    sites.remove(ss.site) if ss.site in sites else None
+    trainers = [t for t in dom.trainers if t != ss.trainer]
+    rng.shuffle(trainers)
+    return local.price([(i, start, [ss.site, *sites], [ss.trainer, *trainers])])

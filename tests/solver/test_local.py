@@ -1,0 +1,78 @@
+"""The local search prices every move exactly (its running cost is the checker's) and breaks
+no hard rule; on a plain case it finds the move a planner would make."""
+
+from __future__ import annotations
+
+import random
+
+from hypothesis import HealthCheck, given, settings
+
+from solver.checker import check
+from solver.domains import DomainBuilder
+from solver.grid import TimeGrid
+from solver.local import Budget, Local, improve
+from solver.params import SolveParams
+from solver.problem import Problem
+from solver.solution import RepairPolicy
+from solver.solve import _built
+from tests.solver.factories import (
+    default_weights,
+    make_cohort,
+    make_course,
+    make_problem,
+    make_unit,
+    place,
+)
+from tests.solver.strategies import problems
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_moves_are_priced_as_the_checker_prices_them(problem: Problem) -> None:
+    weights, policy = default_weights(), RepairPolicy()
+    grid = TimeGrid.of(problem.calendar)
+    built = _built(problem, grid, weights, SolveParams(time_limit=2, workers=1, seed=0), policy)
+    start = list(built.start.placements)
+    before = check(problem, start, weights, policy)
+    if before.violations:  # a construction that left a required course out
+        return
+    movable = {c.id for c in problem.courses} - built.pinned
+    local = Local(problem, built.builder, weights, start, movable)
+    assert local.objective() == before.objective - before.breakdown["unscheduled"]
+    saved = improve(local, random.Random(0), Budget(400))
+    after = check(problem, local.placements(), weights, policy)
+    assert after.violations == []
+    assert after.objective == before.objective - saved
+    assert local.objective() == after.objective - after.breakdown["unscheduled"]
+
+
+def test_a_lone_session_joins_its_cohorts_other_one() -> None:
+    """Two one-period sessions of a cohort on two days pay compactness twice; side by side on
+    one day (the course asks for one day) they pay nothing (and the plan's peak of one
+    session at a time as before)."""
+    problem = make_problem(
+        courses=[make_course(min_days=1)],
+        units=[make_unit()],
+        cohorts=[make_cohort()],
+    )
+    weights = default_weights()
+    grid = TimeGrid.of(problem.calendar)
+    start = [place(session=0, day=0, period=0), place(session=1, day=3, period=1)]
+    local = Local(problem, DomainBuilder(problem, grid), weights, start, {"c-1"})
+    assert local.objective() == 2 * weights.compactness + weights.load_peak
+    saved = improve(local, random.Random(1), Budget(500))
+    assert saved == 2 * weights.compactness
+    moved = local.placements()
+    assert check(problem, moved, weights, RepairPolicy()).objective == weights.load_peak
+    assert len({(p.day, p.period) for p in moved}) == 2 and len({p.day for p in moved}) == 1
+    assert [p.session for p in sorted(moved, key=lambda p: (p.day, p.period))] == [0, 1]
+
+
+def test_pinned_courses_do_not_move() -> None:
+    problem = make_problem(courses=[make_course(min_days=1)])
+    weights = default_weights()
+    grid = TimeGrid.of(problem.calendar)
+    start = [place(session=0, day=0, period=0), place(session=1, day=3, period=1)]
+    local = Local(problem, DomainBuilder(problem, grid), weights, start, set())
+    assert improve(local, random.Random(1), Budget(500)) == 0
+    assert local.placements() == start
