@@ -7,7 +7,7 @@ This search moves single sessions of spread courses (to another start, keeping t
 trainer where they can stay, else to a free one) and swaps two sessions' times, keeps every
 hard rule by construction, and prices each move exactly by recomputing only the soft terms it
 touches (`Local.touched`). Moves that cost nothing are taken too (plateaus are wide in
-timetabling), and a few worse ones early, simulated annealing style. The checker still judges
+timetabling) unless they crowd the plan's or a unit's busiest times. The checker still judges
 its result: the solve offers it like any other schedule.
 """
 
@@ -27,7 +27,8 @@ from solver.problem import Course, Placement, Problem, Weights
 # Key of a soft-term component a move can change; its cost is recomputed before and after.
 Key = tuple[str, str, int]  # (term, whose, when): ("day", cohort, day), ("peak", "", 0), ...
 Spot = tuple[int, int, str, str]  # session index, start, site, trainer
-Priced = tuple[int, list[Spot]]  # a move's change in cost, and where the sessions would go
+# A move's change in cost, in crowding (`Local.crowding`), and where the sessions would go.
+Priced = tuple[int, int, list[Spot]]
 
 
 @dataclass
@@ -277,6 +278,21 @@ class Local:
             count += not before and not after
         return count
 
+    def crowding(self, keys: Iterable[Key]) -> int:
+        """Slots at the plan's peak load and at each touched unit's busiest time over its
+        cap: a move that lowers them costs nothing yet brings the peak nearer to falling
+        (a peak falls only when every slot at it loses a session), so the search prefers it
+        among moves that cost nothing."""
+        count = 0
+        for term, whose, _ in keys:
+            if term == "peak" and self.load_hist and self.weights.load_peak:
+                count += self.load_hist[max(self.load_hist)]
+            elif term == "unit" and self.weights.density:
+                hist = self.away_hist[whose]
+                top = max(hist) if hist else 0
+                count += hist[top] if top > self.caps[whose] else 0
+        return count
+
     def total(self, keys: Iterable[Key]) -> int:
         return sum(self.cost(k) for k in keys)
 
@@ -320,9 +336,10 @@ class Local:
         for spot in old + new:
             keys |= self.touched(self.sessions[spot[0]].course, spot[1], spot[3])
         after = self.total(keys) + sum(self.own_at(spot) for spot in new)
+        crowded = self.crowding(keys)
         self.restore(new, old)
         before = self.total(keys) + sum(self.own_at(spot) for spot in old)
-        return after - before, new
+        return after - before, crowded - self.crowding(keys), new
 
     def commit(self, new: Sequence[Spot]) -> None:
         self.restore([self.spot_of(spot[0]) for spot in new], new)
@@ -390,42 +407,30 @@ SWAP_SHARE = 0.3
 SITE_SHARE = 0.15
 
 
-def improve(
-    local: Local, rng: random.Random, budget: Budget, heat: tuple[float, float] = (0.0, 0.0)
-) -> int:
-    """Try moves until the budget is spent; keep those that cost nothing or save, and worse
-    ones with the odds of simulated annealing at a temperature falling from heat[0] to
-    heat[1] over the budget. Ends at the best schedule seen; returns what it saved."""
+def improve(local: Local, rng: random.Random, budget: Budget) -> int:
+    """Try moves until the budget is spent; keep those that save, and those that cost
+    nothing and crowd the peaks no more. Returns the saving.
+
+    Simulated annealing (worse moves taken at falling odds) did worse than this on ITC-2007
+    comp07 (120 against 91 in 45 s, temperatures 0.5 to 0.05); plateaus are wide enough."""
     movable = local.movable
     if not movable:
         return 0
     by_length: dict[int, list[int]] = defaultdict(list)
     for i in movable:
         by_length[local.sessions[i].course.length].append(i)
-    hot, cold = heat
-    cooling = (cold / hot) ** (1 / budget.moves) if hot > 0 and cold > 0 else 1.0
-    temperature = hot
-    current = best = 0  # cost against the start
-    best_at: list[Spot] | None = None
+    saved = 0
     for n in range(budget.moves):
         if budget.deadline is not None and n % 128 == 0 and time.monotonic() > budget.deadline:
             break
-        temperature *= cooling
-        i = rng.choice(movable)
-        priced = candidate(local, rng, i, by_length)
+        priced = candidate(local, rng, rng.choice(movable), by_length)
         if priced is None:
             continue
-        delta, new = priced
-        if delta <= 0 or (temperature > 0 and rng.random() < math.exp(-delta / temperature)):
-            if delta > 0 and current == best and best_at is None:
-                best_at = [local.spot_of(k) for k in movable]  # leaving the best: keep it
+        delta, crowding, new = priced
+        if delta < 0 or (delta == 0 and crowding <= 0):
             local.commit(new)
-            current += delta
-            if current < best:
-                best, best_at = current, None
-    if current > best and best_at is not None:
-        local.restore([local.spot_of(k) for k in movable], best_at)
-    return -best
+            saved -= delta
+    return saved
 
 
 def candidate(
