@@ -162,6 +162,11 @@ def print_summary(solution: object) -> None:
             "neighbourhoods (tried, cost saved)",
             ", ".join(f"{k} {n} (-{gains.get(k, 0)})" for k, n in sorted(tried.items())),
         )
+    if solution.stats.get("local_moves"):
+        table.add_row(
+            "local moves (tried, cost saved)",
+            f"{solution.stats['local_moves']:,} (-{solution.stats.get('local_saved', 0)})",
+        )
     table.add_row("sessions placed", str(len(solution.placements)))
     table.add_row("courses unscheduled", str(len(solution.unscheduled)))
     for term, cost in solution.breakdown.items():

@@ -405,6 +405,9 @@ class Local:
 SWAP_SHARE = 0.3
 # Of single moves, the share that keeps the session's start and tries another site.
 SITE_SHARE = 0.15
+# Of moves to a start where the session's site is taken, the share that takes it anyway and
+# moves the session holding it elsewhere (tight plans have few free rooms at good times).
+EJECT_SHARE = 0.5
 
 
 def improve(local: Local, rng: random.Random, budget: Budget) -> int:
@@ -438,12 +441,10 @@ def candidate(
 ) -> Priced | None:
     """A random move of session i, priced (None if it does not fit)."""
     ss = local.sessions[i]
-    course = ss.course
-    dom = local.domains[course.id]
     if rng.random() < SWAP_SHARE:
-        j = rng.choice(by_length[course.length])
+        j = rng.choice(by_length[ss.course.length])
         other = local.sessions[j]
-        if other.course.id == course.id or other.start == ss.start:
+        if other.course.id == ss.course.id or other.start == ss.start:
             return None
         return local.price(
             [
@@ -451,16 +452,38 @@ def candidate(
                 (j, ss.start, [ss.site], [other.trainer]),
             ]
         )
-    sites = list(dom.sites)
     if rng.random() < SITE_SHARE:
-        sites.remove(ss.site) if ss.site in sites else None
+        sites = [site for site in local.domains[ss.course.id].sites if site != ss.site]
         rng.shuffle(sites)
         return local.price([(i, ss.start, sites, [ss.trainer])])
-    start = rng.choice(local.starts[course.id])
+    start = rng.choice(local.starts[ss.course.id])
     if start == ss.start:
         return None
-    rng.shuffle(sites)
-    sites.remove(ss.site) if ss.site in sites else None
+    holder = local.site_at.get((ss.site, start))
+    if holder is not None and rng.random() < EJECT_SHARE:
+        # Its site is taken then: take it, and send the session there somewhere else.
+        other = local.sessions[holder]
+        if other.course.id == ss.course.id or other.course.id not in local.domains:
+            return None
+        to = rng.choice(local.starts[other.course.id])
+        return local.price(
+            [
+                (i, start, [ss.site], options(local, rng, ss, trainers_only=True)[1]),
+                (holder, to, *options(local, rng, other)),
+            ]
+        )
+    return local.price([(i, start, *options(local, rng, ss))])
+
+
+def options(
+    local: Local, rng: random.Random, ss: Session, trainers_only: bool = False
+) -> tuple[list[str], list[str]]:
+    """Sites and trainers to try for a session moved elsewhere: its own first (a course that
+    stays at one site and with one trainer pays no stability and keeps its trainer), then
+    the others in random order."""
+    dom = local.domains[ss.course.id]
+    sites = [] if trainers_only else [site for site in dom.sites if site != ss.site]
     trainers = [t for t in dom.trainers if t != ss.trainer]
+    rng.shuffle(sites)
     rng.shuffle(trainers)
-    return local.price([(i, start, [ss.site, *sites], [ss.trainer, *trainers])])
+    return [ss.site, *sites], [ss.trainer, *trainers]

@@ -30,7 +30,8 @@ def test_generate_solve_and_check_a_city_year(tmp_path: Path) -> None:
     # Savings are named by the kinds tried, and each counts only what lowered the cost.
     gains = stats.get("gains", {})
     assert set(gains) <= set(stats["neighbourhoods"]) and all(g > 0 for g in gains.values())
-    for row in ("objective", "gap", "lns_steps", "improvements", "neighbourhoods"):
+    assert stats["local_moves"] > 0 and stats["local_saved"] > 0
+    for row in ("objective", "gap", "lns_steps", "improvements", "neighbourhoods", "local moves"):
         assert row in solved.output
     checked = runner.invoke(app, ["check", str(problem), str(schedule)])
     assert checked.exit_code == 0, checked.output
