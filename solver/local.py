@@ -401,7 +401,10 @@ class Local:
         return out
 
 
-# Of the moves tried, the share that swaps two sessions' times and sites (the rest move one).
+# Of the moves tried, the share that swaps two times for a chain of clashing sessions (`kempe`)
+KEMPE_SHARE = 0.2
+KEMPE_MAX = 12
+# Of the others, the share that swaps two sessions' times and sites (the rest move one).
 SWAP_SHARE = 0.3
 # Of single moves, the share that keeps the session's start and tries another site.
 SITE_SHARE = 0.15
@@ -441,6 +444,8 @@ def candidate(
 ) -> Priced | None:
     """A random move of session i, priced (None if it does not fit)."""
     ss = local.sessions[i]
+    if rng.random() < KEMPE_SHARE:
+        return kempe(local, rng, i)
     if rng.random() < SWAP_SHARE:
         j = rng.choice(by_length[ss.course.length])
         other = local.sessions[j]
@@ -473,6 +478,45 @@ def candidate(
             ]
         )
     return local.price([(i, start, *options(local, rng, ss))])
+
+
+def kempe(local: Local, rng: random.Random, i: int) -> Priced | None:
+    """Session i's time swapped with another start's, together with every session that
+    would clash with one moved there (sharing a cohort or the trainer), and with those that
+    would then clash, and so on: the chain of the two times' clashes (a Kempe chain, the
+    classic move of timetabling). None where the chain reaches a session that cannot go
+    (another length or start, a block, a fixed course) or grows past KEMPE_MAX."""
+    ss = local.sessions[i]
+    here, length = ss.start, ss.course.length
+    there = rng.choice(local.starts[ss.course.id])
+    if there == here:
+        return None
+    chain, queue = {i}, [i]
+    while queue:
+        held = local.sessions[queue.pop()]
+        to = there if held.start == here else here
+        keys = [(q, t) for q in local.cohorts[held.course.id] for t in range(to, to + length)]
+        found = {local.cohort_at.get(key) for key in keys}
+        found |= {local.trainer_at.get((held.trainer, t)) for t in range(to, to + length)}
+        for j in found - chain - {None}:
+            assert j is not None
+            other = local.sessions[j]
+            if (
+                other.start != to
+                or other.course.length != length
+                or other.course.id not in local.domains
+                or len(chain) >= KEMPE_MAX
+            ):
+                return None
+            chain.add(j)
+            queue.append(j)
+    moved = []
+    for k in sorted(chain):
+        sk = local.sessions[k]
+        sites = [site for site in local.domains[sk.course.id].sites if site != sk.site]
+        rng.shuffle(sites)
+        moved.append((k, there if sk.start == here else here, [sk.site, *sites], [sk.trainer]))
+    return local.price(moved)
 
 
 def options(
