@@ -4,9 +4,10 @@ A CP-SAT step re-solves a neighbourhood of courses in about a second; on a plan 
 (ITC-2007 comp07's construction pays 1,274, its best known schedule 6) most of what a step
 finds is a session or two in a better place, which a move tried in microseconds finds too.
 This search moves single sessions of spread courses (to another start, keeping their site and
-trainer where they can stay, else to a free one) and swaps two sessions' times, keeps every
-hard rule by construction, and prices each move exactly by recomputing only the soft terms it
-touches (`Local.touched`). Moves that cost nothing are taken too (plateaus are wide in
+trainer where they can stay, else to a free one, or taking the site from the session there),
+swaps two sessions' times, and swaps two times for a chain of clashing sessions (`kempe`); it
+keeps every hard rule by construction, and prices each move exactly by recomputing only the
+soft terms it touches (`Local.touched`). Moves that cost nothing are taken too (plateaus are wide in
 timetabling) unless they crowd the plan's or a unit's busiest times. The checker still judges
 its result: the solve offers it like any other schedule.
 """
@@ -85,7 +86,9 @@ class Local:
         }
         # course -> (capped unit, cohort) pairs it sends away (as the checker counts them)
         self.sent = {
-            c.id: [(units[q], q) for q in c.cohorts if q in units and units[q] in self.caps]
+            c.id: [
+                (units[q], q) for q in self.cohorts[c.id] if q in units and units[q] in self.caps
+            ]
             for c in problem.courses
         }
         self.limits = {
@@ -107,19 +110,13 @@ class Local:
         for i in range(len(self.sessions)):
             self.put(i)
         self.moving = movable
-        self.movable = [
-            i
-            for i, ss in enumerate(self.sessions)
-            if ss.course.id in movable and ss.course.pattern == "spread"
-        ]
-        self.domains: dict[str, CourseDomains] = {}
+        self.domains: dict[str, CourseDomains] = {}  # of the courses whose sessions move
         self.starts: dict[str, tuple[int, ...]] = {}
-        for i in self.movable:
-            course = self.sessions[i].course
-            if course.id not in self.domains:
-                dom = builder.course_domains(course)
-                self.domains[course.id] = dom
-                self.starts[course.id] = tuple(sorted(dom.starts()))
+        for c in problem.courses:
+            if c.id in movable and c.pattern == "spread":
+                self.domains[c.id] = builder.course_domains(c)
+                self.starts[c.id] = tuple(sorted(self.domains[c.id].starts()))
+        self.movable = [i for i, ss in enumerate(self.sessions) if self.starts.get(ss.course.id)]
 
     # -- the soft blackouts that apply to a session, by what they name (as the checker) --
 
@@ -227,12 +224,19 @@ class Local:
     # -- soft terms, component by component --
 
     def touched(self, course: Course, start: int, trainer: str) -> set[Key]:
-        """The components whose cost depends on a session of the course held then by them."""
-        day = self.grid.day_of(start)
-        keys: set[Key] = {("course", course.id, 0), ("peak", "", 0)}
-        keys.update(("day", q, day) for q in self.cohorts[course.id])
-        keys.update(("unit", u, 0) for u, _ in self.sent[course.id])
-        if trainer in self.limits:
+        """The components whose cost depends on a session of the course held then by them
+        (those of terms that weigh nothing left out)."""
+        w, day = self.weights, self.grid.day_of(start)
+        keys: set[Key] = set()
+        if w.min_days or w.stability:
+            keys.add(("course", course.id, 0))
+        if w.load_peak:
+            keys.add(("peak", "", 0))
+        if w.compactness:
+            keys.update(("day", q, day) for q in self.cohorts[course.id])
+        if w.density:
+            keys.update(("unit", u, 0) for u, _ in self.sent[course.id])
+        if w.trainer_load and trainer in self.limits:
             keys.add(("week", trainer, self.week_of[day]))
             keys.add(("month", trainer, self.month_of[day]))
         return keys
