@@ -5,11 +5,12 @@ A CP-SAT step re-solves a neighbourhood of courses in about a second; on a plan 
 finds is a session or two in a better place, which a move tried in microseconds finds too.
 This search moves single sessions of spread courses (to another start, keeping their site and
 trainer where they can stay, else to a free one, or taking the site from the session there),
-swaps two sessions' times, and swaps two times for a chain of clashing sessions (`kempe`); it
-keeps every hard rule by construction, and prices each move exactly by recomputing only the
-soft terms it touches (`Local.touched`). Moves that cost nothing are taken too (plateaus are wide in
-timetabling) unless they crowd the plan's or a unit's busiest times. The checker still judges
-its result: the solve offers it like any other schedule.
+swaps two sessions' times, swaps two times for a chain of clashing sessions (`kempe`), and
+moves a block course whole (`block_move`). It keeps every hard rule by construction and
+prices each move exactly by recomputing only the soft terms it touches (`Local.touched`).
+Moves that cost nothing are taken too (plateaus are wide in timetabling) unless they crowd
+the plan's or a unit's busiest times. The checker still judges its result: the solve offers
+it like any other schedule.
 """
 
 from __future__ import annotations
@@ -111,12 +112,19 @@ class Local:
             self.put(i)
         self.moving = movable
         self.domains: dict[str, CourseDomains] = {}  # of the courses whose sessions move
-        self.starts: dict[str, tuple[int, ...]] = {}
+        self.starts: dict[str, tuple[int, ...]] = {}  # a spread course's session starts
+        self.block_starts: dict[str, tuple[int, ...]] = {}  # a block course's first day's
         for c in problem.courses:
-            if c.id in movable and c.pattern == "spread":
-                self.domains[c.id] = builder.course_domains(c)
-                self.starts[c.id] = tuple(sorted(self.domains[c.id].starts()))
+            if c.id in movable:
+                self.domains[c.id] = dom = builder.course_domains(c)
+                starts = self.starts if c.pattern == "spread" else self.block_starts
+                starts[c.id] = tuple(sorted(dom.starts()))
         self.movable = [i for i, ss in enumerate(self.sessions) if self.starts.get(ss.course.id)]
+        blocks: dict[str, list[int]] = defaultdict(list)  # course -> its sessions in order
+        for i, ss in sorted(enumerate(self.sessions), key=lambda x: x[1].index):
+            if self.block_starts.get(ss.course.id):
+                blocks[ss.course.id].append(i)
+        self.blocks = [b for c, b in blocks.items() if len(b) == problem.course(c).sessions]
 
     # -- the soft blackouts that apply to a session, by what they name (as the checker) --
 
@@ -206,11 +214,13 @@ class Local:
 
     # -- hard rules --
 
-    def fits(self, course: Course, start: int, site: str, trainer: str) -> bool:
-        """Whether a session of the course may be held there and then, by them, with nothing
-        else of the site's, the trainer's or its cohorts' at that time."""
+    def fits(self, course: Course, start: int, site: str, trainer: str, index: int = 0) -> bool:
+        """Whether a session of the course (the `index`-th of a block) may be held there and
+        then, by them, with nothing else of the site's, the trainer's or its cohorts' at that
+        time. A block's time and site rules are on its first day's start."""
         dom = self.domains[course.id]
-        if not dom.site_allows(site, start) or not dom.trainer_allows(trainer, start):
+        first = start - index * self.ppd if course.pattern == "block" else start
+        if not dom.site_allows(site, first) or not dom.trainer_allows(trainer, start):
             return False
         if self.problem.site_by_id[site].too_small(self.attendance[course.id]):
             return False
@@ -323,7 +333,7 @@ class Local:
             self.lift(i)
         new: list[Spot] = []
         for i, start, sites, trainers in moved:
-            found = self.free_spot(self.sessions[i].course, start, sites, trainers)
+            found = self.free_spot(self.sessions[i], start, sites, trainers)
             if found is None:
                 break
             new.append((i, start, *found))
@@ -368,12 +378,12 @@ class Local:
             self.put(spot[0])
 
     def free_spot(
-        self, course: Course, start: int, sites: Sequence[str], trainers: Sequence[str]
+        self, ss: Session, start: int, sites: Sequence[str], trainers: Sequence[str]
     ) -> tuple[str, str] | None:
-        """The first of the sites and trainers where a session of the course fits then."""
+        """The first of the sites and trainers where the session fits at `start`."""
         for site in sites:
             for trainer in trainers:
-                if self.fits(course, start, site, trainer):
+                if self.fits(ss.course, start, site, trainer, ss.index):
                     return site, trainer
         return None
 
@@ -412,6 +422,8 @@ KEMPE_MAX = 12
 SWAP_SHARE = 0.3
 # Of single moves, the share that keeps the session's start and tries another site.
 SITE_SHARE = 0.15
+# Of block moves, the share that tries another site.
+BLOCK_SITE_SHARE = 0.3
 # Of moves to a start where the session's site is taken, the share that takes it anyway and
 # moves the session holding it elsewhere (tight plans have few free rooms at good times).
 EJECT_SHARE = 0.5
@@ -423,9 +435,12 @@ def improve(local: Local, rng: random.Random, budget: Budget) -> int:
 
     Simulated annealing (worse moves taken at falling odds) did worse than this on ITC-2007
     comp07 (120 against 91 in 45 s, temperatures 0.5 to 0.05); plateaus are wide enough."""
-    movable = local.movable
-    if not movable:
+    movable, blocks = local.movable, local.blocks
+    if not movable and not blocks:
         return 0
+    # A block is picked as often as a spread course (a course, not a session, at a time).
+    spread = len({local.sessions[i].course.id for i in movable})
+    block_odds = len(blocks) / (len(blocks) + spread)
     by_length: dict[int, list[int]] = defaultdict(list)
     for i in movable:
         by_length[local.sessions[i].course.length].append(i)
@@ -433,7 +448,10 @@ def improve(local: Local, rng: random.Random, budget: Budget) -> int:
     for n in range(budget.moves):
         if budget.deadline is not None and n % 128 == 0 and time.monotonic() > budget.deadline:
             break
-        priced = candidate(local, rng, rng.choice(movable), by_length)
+        if rng.random() < block_odds:
+            priced = block_move(local, rng, rng.choice(blocks))
+        else:
+            priced = candidate(local, rng, rng.choice(movable), by_length)
         if priced is None:
             continue
         delta, crowding, new = priced
@@ -472,7 +490,7 @@ def candidate(
     if holder is not None and rng.random() < EJECT_SHARE:
         # Its site is taken then: take it, and send the session there somewhere else.
         other = local.sessions[holder]
-        if other.course.id == ss.course.id or other.course.id not in local.domains:
+        if other.course.id == ss.course.id or not local.starts.get(other.course.id):
             return None
         to = rng.choice(local.starts[other.course.id])
         return local.price(
@@ -482,6 +500,24 @@ def candidate(
             ]
         )
     return local.price([(i, start, *options(local, rng, ss))])
+
+
+def block_move(local: Local, rng: random.Random, block: list[int]) -> Priced | None:
+    """A block course's sessions to another first day, at its site or (BLOCK_SITE_SHARE of
+    the time) another, each with its trainer if free then, else another qualified one."""
+    first = local.sessions[block[0]]
+    dom = local.domains[first.course.id]
+    start = rng.choice(local.block_starts[first.course.id])
+    site = rng.choice(list(dom.sites)) if rng.random() < BLOCK_SITE_SHARE else first.site
+    if start == first.start and site == first.site:
+        return None
+    moved = []
+    for k in block:
+        sk = local.sessions[k]
+        trainers = [t for t in dom.trainers if t != sk.trainer]
+        rng.shuffle(trainers)
+        moved.append((k, start + sk.index * local.ppd, [site], [sk.trainer, *trainers]))
+    return local.price(moved)
 
 
 def kempe(local: Local, rng: random.Random, i: int) -> Priced | None:
@@ -508,7 +544,7 @@ def kempe(local: Local, rng: random.Random, i: int) -> Priced | None:
             if (
                 other.start != to
                 or other.course.length != length
-                or other.course.id not in local.domains
+                or not local.starts.get(other.course.id)
                 or len(chain) >= KEMPE_MAX
             ):
                 return None

@@ -17,10 +17,12 @@ from solver.solution import RepairPolicy
 from solver.solve import _built
 from tests.solver.factories import (
     default_weights,
+    make_blackout,
     make_cohort,
     make_course,
     make_problem,
     make_unit,
+    make_window,
     place,
 )
 from tests.solver.strategies import problems
@@ -76,3 +78,21 @@ def test_pinned_courses_do_not_move() -> None:
     local = Local(problem, DomainBuilder(problem, grid), weights, start, set())
     assert improve(local, random.Random(1), Budget(500)) == 0
     assert local.placements() == start
+
+
+def test_a_block_moves_whole_out_of_a_soft_blackout() -> None:
+    """A two-day block held on days 0-1, inside a soft blackout of days 0-2, moves whole to
+    days 3-4: consecutive working days at one site, as a block must be."""
+    problem = make_problem(
+        courses=[make_course(pattern="block", sessions=2, length=2)],
+        blackouts=[make_blackout(window=make_window(0, 2), hard=False, weight=7)],
+    )
+    weights = default_weights()
+    grid = TimeGrid.of(problem.calendar)
+    start = [place(session=0, day=0), place(session=1, day=1)]
+    local = Local(problem, DomainBuilder(problem, grid), weights, start, {"c-1"})
+    assert local.objective() == 2 * 7 + weights.load_peak
+    assert improve(local, random.Random(2), Budget(200)) == 2 * 7
+    moved = local.placements()
+    assert check(problem, moved, weights, RepairPolicy()).violations == []
+    assert sorted((p.session, p.day) for p in moved) == [(0, 3), (1, 4)]
