@@ -243,16 +243,18 @@ CHECK_EVERY = 10
 END_MARGIN = 0.05
 # Improvement steps: seconds per neighbourhood and courses in the first one (it adapts).
 STEP_LIMIT = 1.0
-# Local moves (solver/local.py) before the neighbourhood steps: rounds of this many, while a
-# round saves and this share of the time limit lasts; a one-worker run counts each round
-# as this many moves a second against its deterministic clock.
+# Local moves (solver/local.py), in rounds of LOCAL_ROUND: before the neighbourhood steps
+# until LOCAL_STALL rounds in a row save nothing (or LOCAL_SHARE of the limit is spent), and
+# after each step that improved until LOCAL_AFTER_STALL do (or LOCAL_AFTER_SHARE). A
+# one-worker run charges its deterministic clock LOCAL_MOVES_PER_S moves a second (about
+# what a city's plan and ITC's instances get on 2 cores: 25-33k).
 LOCAL_ROUND = 5000
 LOCAL_STALL = 10
 LOCAL_SHARE = 0.5
 LOCAL_AFTER_STALL = 2
 LOCAL_AFTER_SHARE = 0.05
 LOCAL_MOVES_PER_S = 25_000
-LOCAL_OFFER_EVERY = 1.0
+LOCAL_OFFER_ROUNDS = 5  # about a second on a city's plan
 FIRST_SIZE = 15
 # A step's search gets STEP_RATIO times what the rest of a step takes (picking, building the
 # model, completing its hint, checking the result: measured as the run goes), between
@@ -337,17 +339,17 @@ class Run:
         allowed = share * self.params.time_limit
         wall0, det0 = self.elapsed(), self.det_used
         saved = rounds = idle = unoffered = 0
-        offered = time.monotonic()
         while self.left() > 0.5 and idle < stall and self.best_cost > self.bound:
             deadline = None if one else self.t0 + min(wall0 + allowed, self.params.time_limit - 0.5)
             got = local_improve(local, self.local_rng, Budget(LOCAL_ROUND, deadline))
             self.det_used += LOCAL_ROUND / LOCAL_MOVES_PER_S
             saved, rounds, idle = saved + got, rounds + 1, 0 if got else idle + 1
             unoffered += got
-            # Offered now and then, so that progress shows and the bound can end the search.
-            if unoffered and time.monotonic() - offered > LOCAL_OFFER_EVERY:
+            # Offered now and then (counted in rounds, so that one-worker runs stay
+            # reproducible), so that progress shows and the bound can end the search.
+            if unoffered and rounds % LOCAL_OFFER_ROUNDS == 0:
                 self.offer(local.placements(), "local", unoffered)
-                offered, unoffered = time.monotonic(), 0
+                unoffered = 0
             self.collect_bound()
             self.progress("searching (local)")
             if (self.det_used - det0 if one else self.elapsed() - wall0) >= allowed:
