@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 from ortools.graph.python import min_cost_flow
 from ortools.sat.python import cp_model as cp
 
-from solver.domains import CourseDomains, DomainBuilder, intersect, site_charge
+from solver.domains import (
+    Costed,
+    CourseDomains,
+    DomainBuilder,
+    intersect,
+    site_charge,
+    soft_blackouts,
+)
 from solver.grid import TimeGrid
 from solver.problem import Course, Problem, Weights
 from solver.solution import RepairPolicy
@@ -59,9 +66,6 @@ def lower_bound(
     )
 
 
-Costed = list[tuple[frozenset[int], int]]  # soft blackouts: (slots covered, cost per session)
-
-
 @dataclass(frozen=True)
 class CourseTimes:
     """Per course: where it may start as far as time alone tells (`time_domain`), and the
@@ -85,13 +89,7 @@ class StartPrices:
 
     def __init__(self, problem: Problem, builder: DomainBuilder, weights: Weights) -> None:
         self.problem, self.builder, self.weights = problem, builder, weights
-        # Blackouts indexed by what they name: matching each to each course is slow on a
-        # national plan (10,000 courses, hundreds of blackouts).
-        self.named: dict[tuple[str, str | None], Costed] = defaultdict(list)
-        for b in problem.blackouts:
-            cost = weights.soft_blackout if b.weight is None else b.weight
-            if not b.hard and cost:
-                self.named[(b.scope, b.target)].append((builder.covered(b.window), cost))
+        self.named = soft_blackouts(problem, builder, weights)
         self.unit_of = {q.id: q.unit for q in problem.cohorts}
         self.free: dict[tuple[str, int], frozenset[int]] = {}  # see `trainer_starts`
 

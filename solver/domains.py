@@ -9,6 +9,7 @@ the planner's words.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -263,6 +264,23 @@ def blackout_text(blackout: Blackout, grid: TimeGrid) -> str:
     reason = blackout.reason or blackout.window.reason
     why = f" ({reason})" if reason else ""
     return f"{who} may not train {window_text(grid, blackout.window)}{why}"
+
+
+# Soft blackouts by what they name ((scope, target) -> (slots covered, cost per session)).
+Costed = list[tuple[frozenset[int], int]]
+Named = dict[tuple[str, str | None], Costed]
+
+
+def soft_blackouts(problem: Problem, builder: DomainBuilder, weights: Weights) -> Named:
+    """The plan's soft blackouts that cost something, indexed by what they name: matching
+    each to each course is slow on a national plan (10,000 courses, hundreds of blackouts).
+    For the bound's start prices and the local search's session prices alike."""
+    named: Named = defaultdict(list)
+    for b in problem.blackouts:
+        cost = weights.soft_blackout if b.weight is None else b.weight
+        if not b.hard and cost:
+            named[(b.scope, b.target)].append((builder.covered(b.window), cost))
+    return named
 
 
 def site_charge(weights: Weights, course: Course, site: Site, attendance: int) -> int:

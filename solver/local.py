@@ -22,7 +22,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from solver.domains import CourseDomains, DomainBuilder, site_charge
+from solver.domains import CourseDomains, DomainBuilder, site_charge, soft_blackouts
 from solver.grid import TimeGrid
 from solver.problem import Course, Placement, Problem, Weights
 
@@ -95,7 +95,7 @@ class Local:
         self.limits = {
             t.id: (t.max_sessions_per_week, t.max_sessions_per_month) for t in problem.trainers
         }
-        self.soft = self._soft_blackouts()
+        self.soft = soft_blackouts(problem, builder, weights)
         self._own: dict[tuple[str, int, str, str], int] = {}
         # occupancy: (resource, slot) -> session index
         self.site_at: dict[tuple[str, int], int] = {}
@@ -125,16 +125,6 @@ class Local:
             if self.block_starts.get(ss.course.id):
                 blocks[ss.course.id].append(i)
         self.blocks = [b for c, b in blocks.items() if len(b) == problem.course(c).sessions]
-
-    # -- the soft blackouts that apply to a session, by what they name (as the checker) --
-
-    def _soft_blackouts(self) -> dict[tuple[str, str | None], list[tuple[frozenset[int], int]]]:
-        named: dict[tuple[str, str | None], list[tuple[frozenset[int], int]]] = defaultdict(list)
-        for b in self.problem.blackouts:
-            cost = self.weights.soft_blackout if b.weight is None else b.weight
-            if not b.hard and cost:
-                named[(b.scope, b.target)].append((self.builder.covered(b.window), cost))
-        return named
 
     def own(self, course: Course, start: int, site: str, trainer: str) -> int:
         """What a session pays alone: soft blackouts that apply to it, seats over a soft
