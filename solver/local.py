@@ -111,12 +111,18 @@ class Local:
         for i in range(len(self.sessions)):
             self.put(i)
         self.moving = movable
+        self.course_of = {c.id: c for c in problem.courses}
         self.domains: dict[str, CourseDomains] = {}  # of the courses whose sessions move
+        self.small: dict[str, frozenset[str]] = {}  # their sites too small (capacity hard)
+        sites = problem.site_by_id
         self.starts: dict[str, tuple[int, ...]] = {}  # a spread course's session starts
         self.block_starts: dict[str, tuple[int, ...]] = {}  # a block course's first day's
         for c in problem.courses:
             if c.id in movable:
                 self.domains[c.id] = dom = builder.course_domains(c)
+                self.small[c.id] = frozenset(
+                    s for s in dom.sites if sites[s].too_small(self.attendance[c.id])
+                )
                 starts = self.starts if c.pattern == "spread" else self.block_starts
                 starts[c.id] = tuple(sorted(dom.starts()))
         self.movable = [i for i, ss in enumerate(self.sessions) if self.starts.get(ss.course.id)]
@@ -208,18 +214,20 @@ class Local:
         """Whether a session of the course (the `index`-th of a block) may be held there and
         then, by them, with nothing else of the site's, the trainer's or its cohorts' at that
         time. A block's time and site rules are on its first day's start."""
+        # The maps first: a move is refused for a clash far more often than by a rule.
+        site_at, trainer_at, cohort_at = self.site_at, self.trainer_at, self.cohort_at
+        cohorts = self.cohorts[course.id]
+        for t in range(start, start + course.length):
+            if (site, t) in site_at or (trainer, t) in trainer_at:
+                return False
+            for q in cohorts:
+                if (q, t) in cohort_at:
+                    return False
+        if site in self.small[course.id]:
+            return False
         dom = self.domains[course.id]
         first = start - index * self.ppd if course.pattern == "block" else start
-        if not dom.site_allows(site, first) or not dom.trainer_allows(trainer, start):
-            return False
-        if self.problem.site_by_id[site].too_small(self.attendance[course.id]):
-            return False
-        for t in range(start, start + course.length):
-            if (site, t) in self.site_at or (trainer, t) in self.trainer_at:
-                return False
-            if any((q, t) in self.cohort_at for q in self.cohorts[course.id]):
-                return False
-        return True
+        return dom.site_allows(site, first) and dom.trainer_allows(trainer, start)
 
     # -- soft terms, component by component --
 
@@ -246,7 +254,7 @@ class Local:
         term, whose, when = key
         if term == "course":
             cid = whose
-            course = self.problem.course(cid)
+            course = self.course_of[cid]
             short = course.wanted_days - len(self.days[cid]) if course.pattern == "spread" else 0
             extra = max(0, len(self.sites[cid]) - 1)
             return w.min_days * max(0, short) + w.stability * extra
@@ -377,12 +385,18 @@ class Local:
                     return site, trainer
         return None
 
-    def placements(self) -> list[Placement]:
-        """The schedule, each movable spread course's sessions numbered in time order (the
-        model orders them so, and a step starts from these placements)."""
+    def snapshot(self) -> list[Spot]:
+        return [self.spot_of(i) for i in range(len(self.sessions))]
+
+    def placements(self, spots: Sequence[Spot] | None = None) -> list[Placement]:
+        """The schedule (or the one `spots` hold), each movable spread course's sessions
+        numbered in time order (the model orders them so, and a step starts from these)."""
         out: list[Placement] = []
         by_course: dict[str, list[Session]] = defaultdict(list)
-        for ss in self.sessions:
+        for i, ss in enumerate(self.sessions):
+            if spots is not None:
+                _, start, site, trainer = spots[i]
+                ss = Session(ss.course, ss.index, start, site, trainer)
             by_course[ss.course.id].append(ss)
         for sessions in by_course.values():
             course = sessions[0].course
@@ -419,29 +433,37 @@ BLOCK_SITE_SHARE = 0.3
 EJECT_SHARE = 0.5
 
 
+class Picker:
+    """Draws random moves: a block course as often as a spread course (a course, not a
+    session, at a time), a spread course's session by `candidate`."""
+
+    def __init__(self, local: Local) -> None:
+        self.local = local
+        self.movable, self.blocks = local.movable, local.blocks
+        self.any = bool(self.movable or self.blocks)
+        spread = len({local.sessions[i].course.id for i in self.movable})
+        self.block_odds = len(self.blocks) / max(1, len(self.blocks) + spread)
+        self.by_length: dict[int, list[int]] = defaultdict(list)
+        for i in self.movable:
+            self.by_length[local.sessions[i].course.length].append(i)
+
+    def pick(self, rng: random.Random) -> Priced | None:
+        if rng.random() < self.block_odds:
+            return block_move(self.local, rng, rng.choice(self.blocks))
+        return candidate(self.local, rng, rng.choice(self.movable), self.by_length)
+
+
 def improve(local: Local, rng: random.Random, budget: Budget) -> int:
     """Try moves until the budget is spent; keep those that save, and those that cost
-    nothing and crowd the peaks no more. Returns the saving.
-
-    Simulated annealing (worse moves taken at falling odds) did worse than this on ITC-2007
-    comp07 (120 against 91 in 45 s, temperatures 0.5 to 0.05); plateaus are wide enough."""
-    movable, blocks = local.movable, local.blocks
-    if not movable and not blocks:
+    nothing and crowd the peaks no more. Returns the saving."""
+    picker = Picker(local)
+    if not picker.any:
         return 0
-    # A block is picked as often as a spread course (a course, not a session, at a time).
-    spread = len({local.sessions[i].course.id for i in movable})
-    block_odds = len(blocks) / (len(blocks) + spread)
-    by_length: dict[int, list[int]] = defaultdict(list)
-    for i in movable:
-        by_length[local.sessions[i].course.length].append(i)
     saved = 0
     for n in range(budget.moves):
         if budget.deadline is not None and n % 128 == 0 and time.monotonic() > budget.deadline:
             break
-        if rng.random() < block_odds:
-            priced = block_move(local, rng, rng.choice(blocks))
-        else:
-            priced = candidate(local, rng, rng.choice(movable), by_length)
+        priced = picker.pick(rng)
         if priced is None:
             continue
         delta, crowding, new = priced
@@ -561,3 +583,50 @@ def options(
     rng.shuffle(sites)
     rng.shuffle(trainers)
     return [ss.site, *sites], [ss.trainer, *trainers]
+
+
+class Anneal:
+    """Simulated annealing over the same moves as `improve`: a move that costs more is taken
+    with odds exp(-delta / temperature), so that the search climbs out of the local optima
+    where descent stalls (ITC-2007 comp07 from the settled construction, 120 s: 61-63 where
+    descent with plateau moves stalls at 83). The caller sets the temperature as its budget
+    runs down; the best schedule seen is kept (copied only when the search leaves it)."""
+
+    def __init__(self, local: Local, rng: random.Random) -> None:
+        self.local, self.rng = local, rng
+        self.cost = self.best = local.objective()
+        self.best_spots: list[Spot] | None = None  # None: the current schedule is the best
+        self.picker = Picker(local)
+
+    def run(self, moves: int, temperature: float) -> int:
+        """Try `moves` moves at `temperature`; returns what the best schedule gained."""
+        local, rng, picker = self.local, self.rng, self.picker
+        if not picker.any:
+            return 0
+        was = self.best
+        for _ in range(moves):
+            priced = picker.pick(rng)
+            if priced is None:
+                continue
+            delta, crowding, new = priced
+            if delta > 0:
+                if rng.random() >= math.exp(-delta / temperature):
+                    continue
+                if self.best_spots is None:  # leaving the best: keep a copy
+                    self.best_spots = local.snapshot()
+            elif delta == 0 and crowding > 0:
+                continue
+            local.commit(new)
+            self.cost += delta
+            if self.cost < self.best:
+                self.best, self.best_spots = self.cost, None
+        return was - self.best
+
+    def best_placements(self) -> list[Placement]:
+        return self.local.placements(self.best_spots)
+
+    def finish(self) -> None:
+        """Leave the search's state at the best schedule seen."""
+        if self.best_spots is not None:
+            self.local.restore(self.local.snapshot(), self.best_spots)
+            self.cost, self.best_spots = self.best, None

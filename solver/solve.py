@@ -25,7 +25,7 @@ from solver.explain import conflicting_rules
 from solver.grid import TimeGrid
 from solver.heap import collector_paused, heap_held
 from solver.lns import Search, StepResult, group, set_hints
-from solver.local import Budget, Local
+from solver.local import Anneal, Budget, Local
 from solver.local import improve as local_improve
 from solver.model import ModelVars, build_model
 from solver.parallel import Aside
@@ -255,6 +255,19 @@ LOCAL_AFTER_STALL = 2
 LOCAL_AFTER_SHARE = 0.05
 LOCAL_MOVES_PER_S = 25_000
 LOCAL_OFFER_ROUNDS = 5  # about a second on a city's plan
+# Simulated annealing (solver/local.py `Anneal`) first, for ANNEAL_SHARE of the limit, the
+# temperature falling geometrically from ANNEAL_HOT to ANNEAL_COLD times the plan's smallest
+# weight (a move costing that much is taken at odds 0.72 at first, 2e-9 at the end).
+# It needs many tries per session to pay: only when ANNEAL_MIN_MOVES a movable session fit
+# in its share at the rate its first round ran (one worker: LOCAL_MOVES_PER_S, so that runs
+# stay reproducible). ITC-2007 at 60 s gets 1,000-2,000 and gained (comp02 72 against 118,
+# comp05 448 / 500, comp07 87 / 103); a city's plan at 60 s gets 150 and lost (S1 1,464
+# against 1,432, S2 1,954 / 1,922: its steps had no time left).
+ANNEAL_SHARE = 0.6
+ANNEAL_HOT = 3.0
+ANNEAL_COLD = 0.05
+ANNEAL_MIN_MOVES = 1000
+ANNEAL_PROBE = 500  # moves timed to know the rate (a city's plan: 0.07 s)
 FIRST_SIZE = 15
 # A step's search gets STEP_RATIO times what the rest of a step takes (picking, building the
 # model, completing its hint, checking the result: measured as the run goes), between
@@ -326,11 +339,12 @@ class Run:
         self.search = Search(self.problem, builder, self.weights, self.policy, self.params, extract)
         self.local_rng = random.Random(self.params.seed)
 
-    def polish(self, stall: int, share: float) -> int:
+    def polish(self, stall: int, share: float, reserve: float = 0.0) -> int:
         """Local moves from the best schedule (solver/local.py) in rounds of LOCAL_ROUND,
-        until `stall` rounds in a row save nothing or `share` of the time limit is spent;
-        offered as it goes. Not with a previous schedule (a repair, or a re-optimisation
-        that pays for moves: the moves' prices leave perturbation out)."""
+        until `stall` rounds in a row save nothing or `share` of the time limit is spent,
+        leaving `reserve` seconds (the final full-model solve's); offered as it goes. Not
+        with a previous schedule (a repair, or a re-optimisation that pays for moves: the
+        moves' prices leave perturbation out)."""
         if self.missing or self.best_cost is None or self.problem.previous:
             return 0
         movable = {c.id for c in self.problem.courses} - self.pinned
@@ -339,8 +353,9 @@ class Run:
         allowed = share * self.params.time_limit
         wall0, det0 = self.elapsed(), self.det_used
         saved = rounds = idle = unoffered = 0
-        while self.left() > 0.5 and idle < stall and self.best_cost > self.bound:
-            deadline = None if one else self.t0 + min(wall0 + allowed, self.params.time_limit - 0.5)
+        end = self.params.time_limit - reserve - 0.5
+        while self.left() > reserve + 0.5 and idle < stall and self.best_cost > self.bound:
+            deadline = None if one else self.t0 + min(wall0 + allowed, end)
             got = local_improve(local, self.local_rng, Budget(LOCAL_ROUND, deadline))
             self.det_used += LOCAL_ROUND / LOCAL_MOVES_PER_S
             saved, rounds, idle = saved + got, rounds + 1, 0 if got else idle + 1
@@ -359,6 +374,48 @@ class Run:
         self.stats["local_moves"] = self.stats.get("local_moves", 0) + rounds * LOCAL_ROUND
         self.stats["local_saved"] = self.stats.get("local_saved", 0) + saved
         return saved
+
+    def anneal(self, share: float, reserve: float) -> int:
+        """Simulated annealing from the best schedule for `share` of the time limit (leaving
+        `reserve`), the temperature falling as the time (one worker: the moves) runs down;
+        its best schedule offered as it goes. Not with a previous schedule (see `polish`)."""
+        if self.missing or self.best_cost is None or self.problem.previous:
+            return 0
+        movable = {c.id for c in self.problem.courses} - self.pinned
+        local = Local(self.problem, self.builder, self.weights, self.best, movable)
+        sa = Anneal(local, self.local_rng)
+        unit = min((w for w in self.weights.model_dump().values() if w > 0), default=1)
+        hot, cold = ANNEAL_HOT * unit, ANNEAL_COLD * unit
+        one = self.params.workers == 1
+        allowed = min(share * self.params.time_limit, self.left() - reserve - 0.5)
+        total = max(1, int(allowed * LOCAL_MOVES_PER_S / LOCAL_ROUND))  # one worker: rounds
+        sessions = len(local.movable) + sum(len(b) for b in local.blocks)
+        wall0 = self.elapsed()
+        gained = unoffered = sa.run(ANNEAL_PROBE, hot) if not one else 0
+        rate = LOCAL_MOVES_PER_S if one else ANNEAL_PROBE / max(1e-6, self.elapsed() - wall0)
+        self.stats["anneal_moves_per_session"] = round(allowed * rate / max(1, sessions))
+        if allowed * rate < ANNEAL_MIN_MOVES * sessions:
+            if unoffered:
+                self.offer(sa.best_placements(), "anneal", unoffered)
+            return gained  # too few tries for it to pay: descent and steps do better
+        rounds = 0
+        while self.left() > reserve + 0.5 and self.best_cost - unoffered > self.bound:
+            done = rounds / total if one else (self.elapsed() - wall0) / max(allowed, 1e-9)
+            if done >= 1:
+                break
+            got = sa.run(LOCAL_ROUND, hot * (cold / hot) ** done)
+            self.det_used += LOCAL_ROUND / LOCAL_MOVES_PER_S
+            rounds, gained, unoffered = rounds + 1, gained + got, unoffered + got
+            if unoffered and rounds % LOCAL_OFFER_ROUNDS == 0:
+                self.offer(sa.best_placements(), "anneal", unoffered)
+                unoffered = 0
+            self.collect_bound()
+            self.progress("searching (anneal)")
+        if unoffered:
+            self.offer(sa.best_placements(), "anneal", unoffered)
+        self.stats["anneal_moves"] = rounds * LOCAL_ROUND
+        self.stats["anneal_saved"] = gained
+        return gained
 
     # The clock: wall time, or deterministic time with one worker (reproducible runs).
     def elapsed(self) -> float:
@@ -492,9 +549,10 @@ class Run:
             return
         if self.params.mode == "repair" and self.settle():
             return
-        self.polish(LOCAL_STALL, LOCAL_SHARE)
-        size = FIRST_SIZE
         reserve = self.final_budget()
+        self.anneal(ANNEAL_SHARE, reserve)
+        self.polish(LOCAL_STALL, LOCAL_SHARE, reserve)
+        size = FIRST_SIZE
         while self.left() > reserve + 0.2 and self.best_cost > self.bound:
             started = time.monotonic()
             self.collect_bound()
@@ -512,9 +570,9 @@ class Run:
                 gains = self.stats.setdefault("gains", {})
                 gains[family] = gains.get(family, 0) + before - self.best_cost
             self.search.credit(family, before - self.best_cost, before)
-            if self.best_cost < before:
-                self.polish(LOCAL_AFTER_STALL, LOCAL_AFTER_SHARE)
             self.timed_setup(time.monotonic() - started - r.search_s)
+            if self.best_cost < before:
+                self.polish(LOCAL_AFTER_STALL, LOCAL_AFTER_SHARE, reserve)
             if r.status == "OPTIMAL_ALL":
                 self.proven = True
                 self.stats["model_objective"] = r.model_objective

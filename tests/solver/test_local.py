@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from solver.checker import check
 from solver.domains import DomainBuilder
 from solver.grid import TimeGrid
-from solver.local import Budget, Local, improve
+from solver.local import Anneal, Budget, Local, improve
 from solver.params import SolveParams
 from solver.problem import Problem
 from solver.solution import RepairPolicy
@@ -46,6 +46,33 @@ def test_moves_are_priced_as_the_checker_prices_them(problem: Problem) -> None:
     assert after.violations == []
     assert after.objective == before.objective - saved
     assert local.objective() == after.objective - after.breakdown["unscheduled"]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(problems())
+def test_annealing_keeps_the_best_schedule_it_saw_at_the_checkers_price(problem: Problem) -> None:
+    """Worse moves are taken too (hot), so the running cost climbs and falls: the best seen
+    must be kept, priced as the checker prices it, and be what the search ends on."""
+    weights, policy = default_weights(), RepairPolicy()
+    grid = TimeGrid.of(problem.calendar)
+    built = _built(problem, grid, weights, SolveParams(time_limit=2, workers=1, seed=0), policy)
+    start = list(built.start.placements)
+    before = check(problem, start, weights, policy)
+    if before.violations:
+        return
+    local = Local(problem, built.builder, weights, start, {c.id for c in problem.courses})
+    sa = Anneal(local, random.Random(3))
+    gained = sa.run(300, 50.0) + sa.run(300, 0.1)  # hot enough to take most worse moves
+    best = check(problem, sa.best_placements(), weights, policy)
+    assert best.violations == []
+    unscheduled = before.breakdown["unscheduled"]
+    assert best.objective - unscheduled == sa.best == before.objective - unscheduled - gained
+    now = check(problem, local.placements(), weights, policy)
+    assert now.violations == []
+    assert now.objective - unscheduled == sa.cost == local.objective()
+    sa.finish()
+    assert local.objective() == sa.best == sa.cost
+    assert check(problem, local.placements(), weights, policy).objective == best.objective
 
 
 def test_a_lone_session_joins_its_cohorts_other_one() -> None:
