@@ -19,7 +19,7 @@ import math
 import random
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from solver.domains import CourseDomains, DomainBuilder, site_charge, soft_blackouts
@@ -97,6 +97,7 @@ class Local:
         }
         self.soft = soft_blackouts(problem, builder, weights)
         self._own: dict[tuple[str, int, str, str], int] = {}
+        self._cost: dict[Key, int] = {}  # components' costs in the schedule as it stands
         # occupancy: (resource, slot) -> session index
         self.site_at: dict[tuple[str, int], int] = {}
         self.trainer_at: dict[tuple[str, int], int] = {}
@@ -320,7 +321,7 @@ class Local:
     # -- moves --
 
     def price(
-        self, moved: Sequence[tuple[int, int, Sequence[str], Sequence[str]]]
+        self, moved: Sequence[tuple[int, int, Iterable[str], Sequence[str]]]
     ) -> Priced | None:
         """What moving each session i to its start costs, at the first of its sites and with
         the first of its trainers that fit, or None if one of them cannot go there. The
@@ -350,11 +351,31 @@ class Local:
         after = self.total(keys) + sum(self.own_at(spot) for spot in new)
         crowded = self.crowding(keys)
         self.restore(new, old)
-        before = self.total(keys) + sum(self.own_at(spot) for spot in old)
+        before = self.standing(keys) + sum(self.own_at(spot) for spot in old)
         return after - before, crowded - self.crowding(keys), new
 
+    def standing(self, keys: Iterable[Key]) -> int:
+        """The components' costs in the schedule as it stands, remembered until a move
+        changes them: most moves are refused, and the same components priced again."""
+        known, total = self._cost, 0
+        for key in keys:
+            cost = known.get(key)
+            if cost is None:
+                cost = known[key] = self.cost(key)
+            total += cost
+        return total
+
     def commit(self, new: Sequence[Spot]) -> None:
-        self.restore([self.spot_of(spot[0]) for spot in new], new)
+        old = [self.spot_of(spot[0]) for spot in new]
+        self.restore(old, new)
+        for spot in old + list(new):
+            for key in self.touched(self.sessions[spot[0]].course, spot[1], spot[3]):
+                self._cost.pop(key, None)
+
+    def reset(self, target: Sequence[Spot]) -> None:
+        """Take every session to `target` (a snapshot)."""
+        self.restore(self.snapshot(), target)
+        self._cost.clear()
 
     def spot_of(self, i: int) -> Spot:
         ss = self.sessions[i]
@@ -376,7 +397,7 @@ class Local:
             self.put(spot[0])
 
     def free_spot(
-        self, ss: Session, start: int, sites: Sequence[str], trainers: Sequence[str]
+        self, ss: Session, start: int, sites: Iterable[str], trainers: Sequence[str]
     ) -> tuple[str, str] | None:
         """The first of the sites and trainers where the session fits at `start`."""
         for site in sites:
@@ -492,9 +513,16 @@ def candidate(
             ]
         )
     if rng.random() < SITE_SHARE:
-        sites = [site for site in local.domains[ss.course.id].sites if site != ss.site]
-        rng.shuffle(sites)
-        return local.price([(i, ss.start, sites, [ss.trainer])])
+        return local.price(
+            [
+                (
+                    i,
+                    ss.start,
+                    mixed(rng, None, local.domains[ss.course.id].sites, ss.site),
+                    [ss.trainer],
+                )
+            ]
+        )
     start = rng.choice(local.starts[ss.course.id])
     if start == ss.start:
         return None
@@ -565,24 +593,36 @@ def kempe(local: Local, rng: random.Random, i: int) -> Priced | None:
     moved = []
     for k in sorted(chain):
         sk = local.sessions[k]
-        sites = [site for site in local.domains[sk.course.id].sites if site != sk.site]
-        rng.shuffle(sites)
-        moved.append((k, there if sk.start == here else here, [sk.site, *sites], [sk.trainer]))
+        sites = mixed(rng, sk.site, local.domains[sk.course.id].sites)
+        moved.append((k, there if sk.start == here else here, sites, [sk.trainer]))
     return local.price(moved)
 
 
 def options(
     local: Local, rng: random.Random, ss: Session, trainers_only: bool = False
-) -> tuple[list[str], list[str]]:
+) -> tuple[Iterable[str], list[str]]:
     """Sites and trainers to try for a session moved elsewhere: its own first (a course that
     stays at one site and with one trainer pays no stability and keeps its trainer), then
     the others in random order."""
     dom = local.domains[ss.course.id]
-    sites = [] if trainers_only else [site for site in dom.sites if site != ss.site]
+    sites = [ss.site] if trainers_only else mixed(rng, ss.site, dom.sites)
     trainers = [t for t in dom.trainers if t != ss.trainer]
-    rng.shuffle(sites)
-    rng.shuffle(trainers)
-    return [ss.site, *sites], [ss.trainer, *trainers]
+    if trainers:
+        rng.shuffle(trainers)
+    return sites, [ss.trainer, *trainers]
+
+
+def mixed(
+    rng: random.Random, first: str | None, pool: Iterable[str], skip: str | None = None
+) -> Iterator[str]:
+    """`first` (if any), then the rest of `pool` (but `skip`) in random order, shuffled
+    only when the search gets past the first: it mostly stays (a seventh of a move's time
+    went to shuffling sites it never looked at)."""
+    if first is not None:
+        yield first
+    rest = [x for x in pool if x != first and x != skip]
+    rng.shuffle(rest)
+    yield from rest
 
 
 class Anneal:
@@ -628,5 +668,21 @@ class Anneal:
     def finish(self) -> None:
         """Leave the search's state at the best schedule seen."""
         if self.best_spots is not None:
-            self.local.restore(self.local.snapshot(), self.best_spots)
+            self.local.reset(self.best_spots)
             self.cost, self.best_spots = self.best, None
+
+
+def anneal_until(
+    local: Local, rng: random.Random, hot: float, cold: float, until: float, floor: int
+) -> tuple[int, list[Spot]]:
+    """Anneal until the monotonic clock reads `until` (or the best reaches `floor`), the
+    temperature falling from `hot` to `cold` over the time; the best cost and schedule seen.
+    For a second search on the other core (`solver.solve`)."""
+    sa, began = Anneal(local, rng), time.monotonic()
+    while (now := time.monotonic()) < until and sa.best > floor:
+        sa.run(TWIN_ROUND, hot * (cold / hot) ** ((now - began) / max(until - began, 1e-9)))
+    sa.finish()
+    return sa.best, local.snapshot()
+
+
+TWIN_ROUND = 1000

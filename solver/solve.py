@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import random
 import time
 from collections import defaultdict
@@ -25,7 +26,7 @@ from solver.explain import conflicting_rules
 from solver.grid import TimeGrid
 from solver.heap import collector_paused, heap_held
 from solver.lns import Search, StepResult, group, set_hints
-from solver.local import Anneal, Budget, Local
+from solver.local import Anneal, Budget, Local, Spot, anneal_until
 from solver.local import improve as local_improve
 from solver.model import ModelVars, build_model
 from solver.parallel import Aside
@@ -259,14 +260,15 @@ LOCAL_OFFER_ROUNDS = 5  # about a second on a city's plan
 # temperature falling geometrically from ANNEAL_HOT to ANNEAL_COLD times the plan's smallest
 # weight (a move costing that much is taken at odds 0.72 at first, 2e-9 at the end).
 # It needs many tries per session to pay: only when ANNEAL_MIN_MOVES a movable session fit
-# in its share at the rate its first round ran (one worker: LOCAL_MOVES_PER_S, so that runs
-# stay reproducible). ITC-2007 at 60 s gets 1,000-2,000 and gained (comp02 72 against 118,
-# comp05 448 / 500, comp07 87 / 103); a city's plan at 60 s gets 150 and lost (S1 1,464
-# against 1,432, S2 1,954 / 1,922: its steps had no time left).
+# in its share at the rate its first ANNEAL_PROBE moves ran (one worker: LOCAL_MOVES_PER_S,
+# so that runs stay reproducible). ITC-2007 at 60 s gets 800-2,000 and gained (comp02 72
+# against 118, comp05 448 / 500, comp07 87 / 103); a city's plan at 60 s gets 150 and lost
+# (S1 1,464 against 1,432, S2 1,954 / 1,922: its steps had no time left).
 ANNEAL_SHARE = 0.6
 ANNEAL_HOT = 3.0
 ANNEAL_COLD = 0.05
-ANNEAL_MIN_MOVES = 1000
+ANNEAL_MIN_MOVES = 500
+TWIN_WAIT = 2.0  # seconds the second annealing may be waited for at the end
 ANNEAL_PROBE = 500  # moves timed to know the rate (a city's plan: 0.07 s)
 FIRST_SIZE = 15
 # A step's search gets STEP_RATIO times what the rest of a step takes (picking, building the
@@ -398,6 +400,7 @@ class Run:
             if unoffered:
                 self.offer(sa.best_placements(), "anneal", unoffered)
             return gained  # too few tries for it to pay: descent and steps do better
+        twin = self.twin(local, hot, cold, self.t0 + wall0 + allowed) if not one else None
         rounds = 0
         while self.left() > reserve + 0.5 and self.best_cost - unoffered > self.bound:
             done = rounds / total if one else (self.elapsed() - wall0) / max(allowed, 1e-9)
@@ -413,9 +416,48 @@ class Run:
             self.progress("searching (anneal)")
         if unoffered:
             self.offer(sa.best_placements(), "anneal", unoffered)
+        if twin is not None:
+            got = self.twin_result(twin, local)
+            gained += got
         self.stats["anneal_moves"] = rounds * LOCAL_ROUND
         self.stats["anneal_saved"] = gained
         return gained
+
+    def twin(
+        self, local: Local, hot: float, cold: float, until: float
+    ) -> Aside[tuple[int, list[Spot]] | None] | None:
+        """A second annealing on the other core, from the same schedule with its own random
+        moves until `until` (monotonic clock); None where it cannot be forked. Annealing's
+        answers vary from run to run: the better of two is kept."""
+        parent, seed = os.getpid(), self.params.seed + 7919
+        floor = self.bound
+
+        def search() -> tuple[int, list[Spot]] | None:
+            if os.getpid() == parent:  # the child failed: not worth its time again here
+                return None
+            return anneal_until(local, random.Random(seed), hot, cold, until, floor)
+
+        aside: Aside[tuple[int, list[Spot]] | None] = Aside(search, in_child=True)
+        if not aside.in_child:
+            return None
+        return aside
+
+    def twin_result(self, twin: Aside[tuple[int, list[Spot]] | None], local: Local) -> int:
+        """The second annealing's schedule offered; what it saved on the best."""
+        try:
+            if not twin.ready(wait=TWIN_WAIT):
+                return 0
+            found = twin.result()
+        finally:
+            twin.close()
+        if found is None or self.best_cost is None:
+            return 0
+        cost, spots = found
+        self.stats["anneal_twin"] = cost
+        before = self.best_cost
+        if cost < before and self.offer(local.placements(spots), "anneal:twin", before - cost):
+            return before - self.best_cost
+        return 0
 
     # The clock: wall time, or deterministic time with one worker (reproducible runs).
     def elapsed(self) -> float:

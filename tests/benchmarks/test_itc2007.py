@@ -232,6 +232,29 @@ def test_solver_schedule_passes_the_validator_at_its_own_cost(tmp_path: Path) ->
     assert ud2_check(instance, solution.placements).objective == score.soft
 
 
+@pytest.mark.slow
+def test_both_annealings_answer_and_the_schedule_passes_the_validator(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With two workers a second annealing runs on the other core; its answer is taken when
+    better, and the schedule still passes the validator at our cost."""
+    import solver.solve as solve_module
+
+    monkeypatch.setattr(solve_module, "ANNEAL_MIN_MOVES", 0)  # anneal at any rate
+    instance = read_ctt(ctt_path("comp01"))
+    problem = to_problem(instance)
+    weights = Weights.resolve(WEIGHTS, problem.weights)
+    params = SolveParams(time_limit=5, workers=2, seed=1)
+
+    solution = solve_module.solve(problem, weights, params, policy=RepairPolicy())
+    score = validate("comp01", instance, solution.placements, tmp_path)
+
+    assert solution.stats["anneal_moves"] > 0
+    assert solution.stats["anneal_twin"] >= 0  # its best cost: it ran and answered
+    assert score.hard == 0
+    assert solution.objective == score.soft <= solution.stats["anneal_twin"]
+
+
 def test_construction_rounds_place_every_lecture_of_comp05(tmp_path: Path) -> None:
     """comp05's first greedy pass leaves a course out; the rounds a 60 s solve allows place
     every lecture, and the validator finds no clash."""
