@@ -127,6 +127,9 @@ class Local:
                 starts = self.starts if c.pattern == "spread" else self.block_starts
                 starts[c.id] = tuple(sorted(dom.starts()))
         self.movable = [i for i, ss in enumerate(self.sessions) if self.starts.get(ss.course.id)]
+        self.of_course: dict[str, list[int]] = defaultdict(list)  # a spread course's sessions
+        for i in self.movable:
+            self.of_course[self.sessions[i].course.id].append(i)
         blocks: dict[str, list[int]] = defaultdict(list)  # course -> its sessions in order
         for i, ss in sorted(enumerate(self.sessions), key=lambda x: x[1].index):
             if self.block_starts.get(ss.course.id):
@@ -443,6 +446,8 @@ class Local:
 # Of the moves tried, the share that swaps two times for a chain of clashing sessions (`kempe`)
 KEMPE_SHARE = 0.2
 KEMPE_MAX = 12
+# Of the others, the share that takes a whole course to one site (`course_site`).
+COURSE_SITE_SHARE = 0.05
 # Of the others, the share that swaps two sessions' times and sites (the rest move one).
 SWAP_SHARE = 0.3
 # Of single moves, the share that keeps the session's start and tries another site.
@@ -501,6 +506,8 @@ def candidate(
     ss = local.sessions[i]
     if rng.random() < KEMPE_SHARE:
         return kempe(local, rng, i)
+    if rng.random() < COURSE_SITE_SHARE:
+        return course_site(local, rng, ss.course.id)
     if rng.random() < SWAP_SHARE:
         j = rng.choice(by_length[ss.course.length])
         other = local.sessions[j]
@@ -540,6 +547,36 @@ def candidate(
             ]
         )
     return local.price([(i, start, *options(local, rng, ss))])
+
+
+def course_site(local: Local, rng: random.Random, course: str) -> Priced | None:
+    """Every session of a spread course to one site, at its time: where a session of
+    another course holds the site then (same start and length), the two swap sites. A
+    course that wanders between sites pays stability for each; moving its sessions one at a
+    time to a common site is a climb (the first one moved pays for a new site) that this
+    move makes in one step."""
+    site = rng.choice(list(local.domains[course].sites))
+    moved: list[tuple[int, int, Iterable[str], Sequence[str]]] = []
+    taken: set[int] = set()
+    for k in local.of_course[course]:
+        sk = local.sessions[k]
+        if sk.site == site:
+            continue
+        moved.append((k, sk.start, [site], [sk.trainer]))
+        holder = local.site_at.get((site, sk.start))
+        if holder is None:
+            continue
+        other = local.sessions[holder]
+        if (
+            holder in taken
+            or other.start != sk.start
+            or other.course.length != sk.course.length
+            or not local.starts.get(other.course.id)
+        ):
+            return None
+        taken.add(holder)
+        moved.append((holder, other.start, [sk.site], [other.trainer]))
+    return local.price(moved) if moved else None
 
 
 def block_move(local: Local, rng: random.Random, block: list[int]) -> Priced | None:

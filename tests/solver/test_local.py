@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from solver.checker import check
 from solver.domains import DomainBuilder
 from solver.grid import TimeGrid
-from solver.local import Anneal, Budget, Local, improve
+from solver.local import Anneal, Budget, Local, course_site, improve
 from solver.params import SolveParams
 from solver.problem import Problem
 from solver.solution import RepairPolicy
@@ -21,6 +21,8 @@ from tests.solver.factories import (
     make_cohort,
     make_course,
     make_problem,
+    make_site,
+    make_trainer,
     make_unit,
     make_window,
     place,
@@ -123,3 +125,43 @@ def test_a_block_moves_whole_out_of_a_soft_blackout() -> None:
     moved = local.placements()
     assert check(problem, moved, weights, RepairPolicy()).violations == []
     assert sorted((p.session, p.day) for p in moved) == [(0, 3), (1, 4)]
+
+
+def test_a_course_takes_one_site_swapping_with_the_sessions_there() -> None:
+    """c-1 is held at s-1 then s-2, c-2 at s-1 then s-2; at the time c-1 is at s-2, c-2 holds
+    s-1. c-1 to s-1 whole, swapping sites with c-2 then, leaves each course at one site: both
+    stop paying stability in one move."""
+    problem = make_problem(
+        sites=[make_site(), make_site(id="s-2")],
+        trainers=[make_trainer(), make_trainer(id="t-2")],
+        cohorts=[make_cohort(), make_cohort(id="q-2")],
+        courses=[make_course(), make_course(id="c-2", cohorts=["q-2"], trainer="t-2")],
+    )
+    weights = default_weights()
+    grid = TimeGrid.of(problem.calendar)
+    start = [
+        place(session=0, day=0, site="s-1"),
+        place(session=1, day=1, site="s-2"),
+        place(course="c-2", session=0, day=1, site="s-1", trainer="t-2"),
+        place(course="c-2", session=1, day=2, site="s-2", trainer="t-2"),
+    ]
+    local = Local(problem, DomainBuilder(problem, grid), weights, start, {"c-1", "c-2"})
+    before = check(problem, start, weights, RepairPolicy())
+    assert before.breakdown["stability"] == 2 * weights.stability
+    found = [
+        priced
+        for seed in range(12)
+        if (priced := course_site(local, random.Random(seed), "c-1")) is not None
+    ]
+    # to s-2 (c-2 stays split) saves one site, to s-1 (swapping with c-2) two
+    assert {delta for delta, _, _ in found} == {-weights.stability, -2 * weights.stability}
+    local.commit(min(found, key=lambda priced: priced[0])[2])
+    after = check(problem, local.placements(), weights, RepairPolicy())
+    assert after.violations == []
+    assert after.objective == before.objective - 2 * weights.stability
+    assert {(p.course, p.day, p.site) for p in local.placements()} == {
+        ("c-1", 0, "s-1"),
+        ("c-1", 1, "s-1"),
+        ("c-2", 1, "s-2"),
+        ("c-2", 2, "s-2"),
+    }
