@@ -247,14 +247,16 @@ STEP_LIMIT = 1.0
 # Local moves (solver/local.py), in rounds of LOCAL_ROUND: before the neighbourhood steps
 # until LOCAL_STALL rounds in a row save nothing (or LOCAL_SHARE of the limit is spent), and
 # after each step that improved until LOCAL_AFTER_STALL do (or LOCAL_AFTER_SHARE). A
-# one-worker run charges its deterministic clock LOCAL_MOVES_PER_S moves a second (about
-# what a city's plan and ITC's instances get on 2 cores: 25-33k).
+# one-worker run charges its deterministic clock LOCAL_MOVES_PER_S moves a second: between
+# a city's plan (7k a second measured in session 12) and ITC's (15-20k). At 25,000 (session
+# 11's figure, too high) a one-worker 3 s solve of S2 spent its 9 s wall-clock guard in local
+# moves and made no step.
 LOCAL_ROUND = 5000
 LOCAL_STALL = 10
 LOCAL_SHARE = 0.5
 LOCAL_AFTER_STALL = 2
 LOCAL_AFTER_SHARE = 0.05
-LOCAL_MOVES_PER_S = 25_000
+LOCAL_MOVES_PER_S = 10_000
 LOCAL_OFFER_ROUNDS = 5  # about a second on a city's plan
 # Simulated annealing (solver/local.py `Anneal`) first, for ANNEAL_SHARE of the limit, the
 # temperature falling geometrically from ANNEAL_HOT to ANNEAL_COLD times the plan's smallest
