@@ -446,8 +446,9 @@ class Run:
 
     def twin_result(self, twin: Aside[tuple[int, list[Spot]] | None], local: Local) -> int:
         """The second annealing's schedule offered; what it saved on the best."""
+        wait = 0.0 if self.stats.get("stopped_early") else TWIN_WAIT  # cancelled: no wait
         try:
-            if not twin.ready(wait=TWIN_WAIT):
+            if not twin.ready(wait=wait):
                 return 0
             found = twin.result()
         finally:
