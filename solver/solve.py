@@ -346,13 +346,11 @@ class Run:
     def polish(self, stall: int, share: float, reserve: float = 0.0) -> int:
         """Local moves from the best schedule (solver/local.py) in rounds of LOCAL_ROUND,
         until `stall` rounds in a row save nothing or `share` of the time limit is spent,
-        leaving `reserve` seconds (the final full-model solve's); offered as it goes. Not
-        with a previous schedule (a repair, or a re-optimisation that pays for moves: the
-        moves' prices leave perturbation out)."""
-        if self.missing or self.best_cost is None or self.problem.previous:
+        leaving `reserve` seconds (the final full-model solve's); offered as it goes (where
+        `local_search` applies)."""
+        local = self.local_search()
+        if local is None or self.best_cost is None:
             return 0
-        movable = {c.id for c in self.problem.courses} - self.pinned
-        local = Local(self.problem, self.builder, self.weights, self.best, movable)
         one = self.params.workers == 1
         allowed = share * self.params.time_limit
         wall0, det0 = self.elapsed(), self.det_used
@@ -379,14 +377,22 @@ class Run:
         self.stats["local_saved"] = self.stats.get("local_saved", 0) + saved
         return saved
 
+    def local_search(self) -> Local | None:
+        """The best schedule held for local moves (courses with pinned or frozen sessions
+        stay); None where they do not apply: something required is unplaced, or a previous
+        schedule makes moves pay perturbation, which their prices leave out."""
+        if self.missing or self.best_cost is None or self.problem.previous:
+            return None
+        movable = {c.id for c in self.problem.courses} - self.pinned
+        return Local(self.problem, self.builder, self.weights, self.best, movable)
+
     def anneal(self, share: float, reserve: float) -> int:
         """Simulated annealing from the best schedule for `share` of the time limit (leaving
         `reserve`), the temperature falling as the time (one worker: the moves) runs down;
-        its best schedule offered as it goes. Not with a previous schedule (see `polish`)."""
-        if self.missing or self.best_cost is None or self.problem.previous:
+        its best schedule offered as it goes (where `local_search` applies)."""
+        local = self.local_search()
+        if local is None or self.best_cost is None:
             return 0
-        movable = {c.id for c in self.problem.courses} - self.pinned
-        local = Local(self.problem, self.builder, self.weights, self.best, movable)
         sa = Anneal(local, self.local_rng)
         unit = min((w for w in self.weights.model_dump().values() if w > 0), default=1)
         hot, cold = ANNEAL_HOT * unit, ANNEAL_COLD * unit
