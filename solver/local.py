@@ -21,6 +21,7 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from solver.domains import CourseDomains, DomainBuilder, site_charge, soft_blackouts
 from solver.grid import TimeGrid
@@ -443,6 +444,11 @@ class Local:
         return out
 
 
+# A one-worker run charges its deterministic clock this many local moves a second: between a
+# city's plan (7k a second measured in session 12) and ITC's (15-20k). At 25,000 (session 11's
+# figure, too high) a one-worker 3 s solve of S2 spent its 9 s wall-clock guard in local moves
+# and made no step.
+MOVES_PER_S = 10_000
 # Of the moves tried, the share that swaps two times for a chain of clashing sessions (`kempe`)
 KEMPE_SHARE = 0.2
 KEMPE_MAX = 12
@@ -669,6 +675,9 @@ class Anneal:
     descent with plateau moves stalls at 83). The caller sets the temperature as its budget
     runs down; the best schedule seen is kept (copied only when the search leaves it)."""
 
+    rate = MOVES_PER_S  # one worker's charge for its moves
+    round = 5_000  # moves between looks at the clock
+
     def __init__(self, local: Local, rng: random.Random) -> None:
         self.local, self.rng = local, rng
         self.cost = self.best = local.objective()
@@ -699,6 +708,10 @@ class Anneal:
                 self.best, self.best_spots = self.cost, None
         return was - self.best
 
+    def reseed(self, seed: int) -> None:
+        """Draw other moves from here on (a second search forked from this one)."""
+        self.rng = random.Random(seed)
+
     def best_placements(self) -> list[Placement]:
         return self.local.placements(self.best_spots)
 
@@ -709,17 +722,34 @@ class Anneal:
             self.cost, self.best_spots = self.best, None
 
 
+class Annealer(Protocol):
+    """What a solve needs of an annealing search: `Anneal`, or the compiled
+    `solver.kernel.Kernel` where it applies."""
+
+    rate: int
+    round: int
+    local: Local
+
+    @property
+    def best(self) -> int: ...
+
+    def run(self, moves: int, temperature: float) -> int: ...
+
+    def reseed(self, seed: int) -> None: ...
+
+    def best_placements(self) -> list[Placement]: ...
+
+    def finish(self) -> None: ...
+
+
 def anneal_until(
-    local: Local, rng: random.Random, hot: float, cold: float, until: float, floor: int
+    sa: Annealer, hot: float, cold: float, until: float, floor: int
 ) -> tuple[int, list[Spot]]:
     """Anneal until the monotonic clock reads `until` (or the best reaches `floor`), the
     temperature falling from `hot` to `cold` over the time; the best cost and schedule seen.
     For a second search on the other core (`solver.solve`)."""
-    sa, began = Anneal(local, rng), time.monotonic()
+    began = time.monotonic()
     while (now := time.monotonic()) < until and sa.best > floor:
-        sa.run(TWIN_ROUND, hot * (cold / hot) ** ((now - began) / max(until - began, 1e-9)))
+        sa.run(sa.round // 5, hot * (cold / hot) ** ((now - began) / max(until - began, 1e-9)))
     sa.finish()
-    return sa.best, local.snapshot()
-
-
-TWIN_ROUND = 1000
+    return sa.best, sa.local.snapshot()

@@ -25,8 +25,9 @@ from solver.domains import DomainBuilder
 from solver.explain import conflicting_rules
 from solver.grid import TimeGrid
 from solver.heap import collector_paused, heap_held
+from solver.kernel import Kernel
 from solver.lns import Search, StepResult, group, set_hints
-from solver.local import Anneal, Budget, Local, Spot, anneal_until
+from solver.local import MOVES_PER_S, Anneal, Annealer, Budget, Local, Spot, anneal_until
 from solver.local import improve as local_improve
 from solver.model import ModelVars, build_model
 from solver.parallel import Aside
@@ -247,16 +248,13 @@ STEP_LIMIT = 1.0
 # Local moves (solver/local.py), in rounds of LOCAL_ROUND: before the neighbourhood steps
 # until LOCAL_STALL rounds in a row save nothing (or LOCAL_SHARE of the limit is spent), and
 # after each step that improved until LOCAL_AFTER_STALL do (or LOCAL_AFTER_SHARE). A
-# one-worker run charges its deterministic clock LOCAL_MOVES_PER_S moves a second: between
-# a city's plan (7k a second measured in session 12) and ITC's (15-20k). At 25,000 (session
-# 11's figure, too high) a one-worker 3 s solve of S2 spent its 9 s wall-clock guard in local
-# moves and made no step.
+# one-worker run charges its deterministic clock LOCAL_MOVES_PER_S moves a second.
 LOCAL_ROUND = 5000
 LOCAL_STALL = 10
 LOCAL_SHARE = 0.5
 LOCAL_AFTER_STALL = 2
 LOCAL_AFTER_SHARE = 0.05
-LOCAL_MOVES_PER_S = 10_000
+LOCAL_MOVES_PER_S = MOVES_PER_S
 LOCAL_OFFER_ROUNDS = 5  # about a second on a city's plan
 # Simulated annealing (solver/local.py `Anneal`) first, for ANNEAL_SHARE of the limit, the
 # temperature falling geometrically from ANNEAL_HOT to ANNEAL_COLD times the plan's smallest
@@ -393,29 +391,31 @@ class Run:
         local = self.local_search()
         if local is None or self.best_cost is None:
             return 0
-        sa = Anneal(local, self.local_rng)
+        sa: Annealer = Kernel.of(local, self.params.seed) or Anneal(local, self.local_rng)
+        self.stats["anneal_compiled"] = isinstance(sa, Kernel)
         unit = min((w for w in self.weights.model_dump().values() if w > 0), default=1)
         hot, cold = ANNEAL_HOT * unit, ANNEAL_COLD * unit
         one = self.params.workers == 1
         allowed = min(share * self.params.time_limit, self.left() - reserve - 0.5)
-        total = max(1, int(allowed * LOCAL_MOVES_PER_S / LOCAL_ROUND))  # one worker: rounds
+        total = max(1, int(allowed * sa.rate / sa.round))  # one worker: rounds
         sessions = len(local.movable) + sum(len(b) for b in local.blocks)
         wall0 = self.elapsed()
-        gained = unoffered = sa.run(ANNEAL_PROBE, hot) if not one else 0
-        rate = LOCAL_MOVES_PER_S if one else ANNEAL_PROBE / max(1e-6, self.elapsed() - wall0)
+        probe = ANNEAL_PROBE * sa.round // LOCAL_ROUND
+        gained = unoffered = sa.run(probe, hot) if not one else 0
+        rate = sa.rate if one else probe / max(1e-6, self.elapsed() - wall0)
         self.stats["anneal_moves_per_session"] = round(allowed * rate / max(1, sessions))
         if allowed * rate < ANNEAL_MIN_MOVES * sessions:
             if unoffered:
                 self.offer(sa.best_placements(), "anneal", unoffered)
             return gained  # too few tries for it to pay: descent and steps do better
-        twin = self.twin(local, hot, cold, self.t0 + wall0 + allowed) if not one else None
+        twin = self.twin(sa, hot, cold, self.t0 + wall0 + allowed) if not one else None
         rounds = 0
         while self.left() > reserve + 0.5 and self.best_cost - unoffered > self.bound:
             done = rounds / total if one else (self.elapsed() - wall0) / max(allowed, 1e-9)
             if done >= 1:
                 break
-            got = sa.run(LOCAL_ROUND, hot * (cold / hot) ** done)
-            self.det_used += LOCAL_ROUND / LOCAL_MOVES_PER_S
+            got = sa.run(sa.round, hot * (cold / hot) ** done)
+            self.det_used += sa.round / sa.rate
             rounds, gained, unoffered = rounds + 1, gained + got, unoffered + got
             if unoffered and rounds % LOCAL_OFFER_ROUNDS == 0:
                 self.offer(sa.best_placements(), "anneal", unoffered)
@@ -427,12 +427,12 @@ class Run:
         if twin is not None:
             got = self.twin_result(twin, local)
             gained += got
-        self.stats["anneal_moves"] = rounds * LOCAL_ROUND
+        self.stats["anneal_moves"] = rounds * sa.round
         self.stats["anneal_saved"] = gained
         return gained
 
     def twin(
-        self, local: Local, hot: float, cold: float, until: float
+        self, sa: Annealer, hot: float, cold: float, until: float
     ) -> Aside[tuple[int, list[Spot]] | None] | None:
         """A second annealing on the other core, from the same schedule with its own random
         moves until `until` (monotonic clock); None where it cannot be forked. Annealing's
@@ -443,7 +443,8 @@ class Run:
         def search() -> tuple[int, list[Spot]] | None:
             if os.getpid() == parent:  # the child failed: not worth its time again here
                 return None
-            return anneal_until(local, random.Random(seed), hot, cold, until, floor)
+            sa.reseed(seed)
+            return anneal_until(sa, hot, cold, until, floor)
 
         aside: Aside[tuple[int, list[Spot]] | None] = Aside(search, in_child=True)
         if not aside.in_child:

@@ -10,6 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from config.defaults import WEIGHTS
+from solver.checker import check
+from solver.grid import TimeGrid
+from solver.params import SolveParams
 from solver.problem import (
     Blackout,
     Calendar,
@@ -25,6 +28,8 @@ from solver.problem import (
     Weights,
     Window,
 )
+from solver.solution import CheckResult, RepairPolicy
+from solver.solve import Built, _built
 
 
 def make_calendar(**overrides: Any) -> Calendar:
@@ -112,3 +117,13 @@ def place(
     return Placement(
         course=course, session=session, day=day, period=period, site=site, trainer=trainer
     )
+
+
+def constructed(problem: Problem, weights: Weights) -> tuple[Built, list[Placement], CheckResult]:
+    """The solve's settled construction of the plan, its placements and the checker's word
+    on them (for searches that start from it)."""
+    policy = RepairPolicy()
+    grid = TimeGrid.of(problem.calendar)
+    built = _built(problem, grid, weights, SolveParams(time_limit=2, workers=1, seed=0), policy)
+    start = list(built.start.placements)
+    return built, start, check(problem, start, weights, policy)

@@ -11,11 +11,10 @@ from solver.checker import check
 from solver.domains import DomainBuilder
 from solver.grid import TimeGrid
 from solver.local import Anneal, Budget, Local, course_site, improve
-from solver.params import SolveParams
 from solver.problem import Problem
 from solver.solution import RepairPolicy
-from solver.solve import _built
 from tests.solver.factories import (
+    constructed,
     default_weights,
     make_blackout,
     make_cohort,
@@ -34,10 +33,7 @@ from tests.solver.strategies import problems
 @given(problems())
 def test_moves_are_priced_as_the_checker_prices_them(problem: Problem) -> None:
     weights, policy = default_weights(), RepairPolicy()
-    grid = TimeGrid.of(problem.calendar)
-    built = _built(problem, grid, weights, SolveParams(time_limit=2, workers=1, seed=0), policy)
-    start = list(built.start.placements)
-    before = check(problem, start, weights, policy)
+    built, start, before = constructed(problem, weights)
     if before.violations:  # a construction that left a required course out
         return
     movable = {c.id for c in problem.courses} - built.pinned
@@ -56,10 +52,7 @@ def test_annealing_keeps_the_best_schedule_it_saw_at_the_checkers_price(problem:
     """Worse moves are taken too (hot), so the running cost climbs and falls: the best seen
     must be kept, priced as the checker prices it, and be what the search ends on."""
     weights, policy = default_weights(), RepairPolicy()
-    grid = TimeGrid.of(problem.calendar)
-    built = _built(problem, grid, weights, SolveParams(time_limit=2, workers=1, seed=0), policy)
-    start = list(built.start.placements)
-    before = check(problem, start, weights, policy)
+    built, start, before = constructed(problem, weights)
     if before.violations:
         return
     local = Local(problem, built.builder, weights, start, {c.id for c in problem.courses})
