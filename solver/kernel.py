@@ -10,25 +10,25 @@ Kempe chain of two times' clashes, a session to another site, a whole course to 
 Every hard rule is kept as `Local.fits` keeps it, and each move is priced exactly on the
 components it touches, as `Local.price` prices them.
 
-It applies where the terms it prices are the only ones a move can change (`why_not`):
-spread courses' sessions move; blocks and fixed courses stay where they are; soft
-blackouts, seats over a soft capacity, preferred sites, distinct days, site stability,
-compactness and the plan's load peak are priced; a unit's away cap and a trainer's load
-limits are not (a plan with them anneals in Python). The answer goes back through `Local`
-(`spots`), and the solve's checker judges it like any other schedule.
+It prices every term the Python search prices (soft blackouts, seats over a soft capacity,
+preferred sites, distinct days, site stability, compactness, the plan's load peak, a unit's
+away cap, a trainer's load limits) and moves block courses whole. It does not apply where a
+price table would be too large (`why_not`); the Python annealing runs there. The answer goes
+back through `Local` (`spots`), and the solve's checker judges it like any other schedule.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, NamedTuple
 
 import numpy as np
 from numba import njit
 
-from solver.domains import site_charge
+from solver.domains import intersect, site_charge
 from solver.local import (
+    BLOCK_SITE_SHARE,
     COURSE_SITE_SHARE,
     EJECT_SHARE,
     KEMPE_MAX,
@@ -55,31 +55,49 @@ class Plan(NamedTuple):
     n_slots: int
     s_course: Arr  # session -> course
     s_len: Arr  # session -> its length in periods
+    s_index: Arr  # session -> its index in its course (a block's day)
+    s_first: Arr  # session -> slots from a block's first day's start to its own (else 0)
     s_moves: Arr  # session -> 1 if a spread course's movable session
     movable: Arr  # the movable sessions
     group_off: Arr  # movable sessions grouped by length: offsets into `group`
     group: Arr
     s_group: Arr  # session -> its length group
     c_wanted: Arr  # course -> distinct days wanted (spread), else 0
+    c_block: Arr  # course -> 1 if a block
     c_coh_off: Arr
     c_coh: Arr  # a course's cohorts
     c_start_off: Arr
-    c_start: Arr  # a movable course's allowed starts
-    start_pos: Arr  # course * n_slots + slot -> index in its starts, or -1
+    c_start: Arr  # a movable course's allowed starts (a block's: its first day's)
+    start_pos: Arr  # course * n_slots + slot -> the slot's row in the course's tables, or -1
+    c_rows: Arr  # course -> rows in its tables (every start one of its sessions may have)
     c_site_off: Arr
     c_site: Arr  # a course's sites (global index)
     site_tab_off: Arr
-    site_tab: Arr  # (start index, site k) -> what a session pays there, -1: not allowed
+    site_tab: Arr  # (row, site k) -> what a session starting then pays there, -1: not allowed
+    block_ok: Arr  # a block's (row, site k) -> 1 if allowed for a first day's start
     c_tr_off: Arr
     c_tr: Arr  # a course's trainers (global index)
     tr_tab_off: Arr
-    tr_tab: Arr  # (start index, trainer k) -> what a session pays, -1: not allowed
+    tr_tab: Arr  # (row, trainer k) -> what a session pays, -1: not allowed
     c_sess_off: Arr
-    c_sess: Arr  # a course's movable sessions
+    c_sess: Arr  # a spread course's movable sessions
+    b_off: Arr
+    b_sess: Arr  # a movable block's sessions in day order
+    block_odds: float  # a block drawn (a course at a time), else a spread session
+    c_sent_off: Arr
+    c_sent_unit: Arr  # a course's cohorts in units with an away cap: their unit
+    c_sent_size: Arr  # and size
+    cap: Arr  # unit -> cadres it may have away at once
+    week_of: Arr  # day -> week
+    month_of: Arr  # day -> month
+    lim_w: Arr  # trainer -> sessions a week at most, -1: no limit
+    lim_m: Arr  # trainer -> sessions a month at most, -1: no limit
     w_min_days: int
     w_stability: int
     w_compact: int
     w_peak: int
+    w_density: int
+    w_load: int
 
 
 class State(NamedTuple):
@@ -101,6 +119,11 @@ class State(NamedTuple):
     load: Arr  # slot -> sessions running
     hist: Arr  # load -> slots at it
     top: Arr  # [the peak load]
+    away: Arr  # (unit, slot) -> cadres away
+    away_hist: Arr  # (unit, cadres) -> slots at it
+    away_top: Arr  # unit -> its busiest
+    taught_w: Arr  # (trainer, week) -> sessions
+    taught_m: Arr  # (trainer, month) -> sessions
     best_start: Arr
     best_site: Arr
     best_sitek: Arr
@@ -115,21 +138,15 @@ class State(NamedTuple):
 
 def why_not(local: Local) -> str | None:
     """Why the compiled moves do not apply to this search (None: they do)."""
-    w = local.weights
-    if local.blocks:
-        return "block courses move"
-    if w.density and any(local.sent.values()):
-        return "units' away caps are priced"
-    if w.trainer_load and any(a is not None or b is not None for a, b in local.limits.values()):
-        return "trainers' load limits are priced"
-    if not local.movable:
+    if not local.movable and not local.blocks:
         return "nothing moves"
     size = sum(
-        len(local.starts[c]) * (len(d.sites) + len(d.trainers)) for c, d in local.domains.items()
+        len(rows) * (len(local.domains[c].sites) + len(local.domains[c].trainers))
+        for c, rows in _rows(local).items()
     )
     if size > TABLE_MAX:
         return f"price tables of {size:,} entries"
-    for i in local.movable:
+    for i in [*local.movable, *(i for b in local.blocks for i in b)]:
         ss = local.sessions[i]
         dom = local.domains[ss.course.id]
         if ss.site not in dom.sites or ss.trainer not in dom.trainers:
@@ -137,30 +154,136 @@ def why_not(local: Local) -> str | None:
     return None
 
 
+def _rows(local: Local) -> dict[str, list[int]]:
+    """The slots a moving course's sessions may start at: a spread course's starts; a
+    block's first-day starts and each later day's."""
+    rows = {c: list(starts) for c, starts in local.starts.items()}
+    ppd = local.ppd
+    for c, firsts in local.block_starts.items():
+        n = local.course_of[c].sessions
+        rows[c] = sorted({f + k * ppd for f in firsts for k in range(n)})
+    return rows
+
+
 def _ints(values: list[int]) -> Arr:
     return np.asarray(values, dtype=np.int64)
 
 
-def _ragged(rows: list[list[int]]) -> tuple[Arr, Arr]:
+def _ragged(rows: list[list[int]], dtype: Any = np.int64) -> tuple[Arr, Arr]:
     off = [0]
     for row in rows:
         off.append(off[-1] + len(row))
-    return _ints(off), _ints([x for row in rows for x in row])
+    return _ints(off), np.asarray([x for row in rows for x in row], dtype=dtype)
 
 
-def _blackout_costs(local: Local, names: list[tuple[str, Any]], slots: range) -> int:
-    return sum(
-        c
-        for name in names
-        for covered, c in local.soft.get(name, ())
-        if any(t in covered for t in slots)
-    )
+class _Blackouts:
+    """What a session of a given length pays at each start for the soft blackouts naming
+    one thing (as `Local.own` prices them: each blackout whose slots the session touches),
+    as a vector over the grid's slots; computed once per name and length."""
+
+    def __init__(self, local: Local) -> None:
+        self.local, self.n = local, local.grid.n_slots
+        self.known: dict[tuple[tuple[str, Any], int], Arr] = {}
+
+    def of(self, names: list[tuple[str, Any]], length: int) -> Arr:
+        total = np.zeros(self.n, dtype=np.int64)
+        for name in names:
+            total += self.one(name, length)
+        return total
+
+    def one(self, name: tuple[str, Any], length: int) -> Arr:
+        key = (name, length)
+        if key not in self.known:
+            out = np.zeros(self.n, dtype=np.int64)
+            for covered, cost in self.local.soft.get(name, ()):
+                hit = np.zeros(self.n + length, dtype=np.int64)
+                inside = [t for t in covered if 0 <= t < self.n]
+                hit[np.asarray(inside, dtype=np.int64)] = 1
+                run = np.concatenate(([0], np.cumsum(hit)))
+                touched = run[length : self.n + length] - run[: self.n] > 0
+                out += cost * touched
+            self.known[key] = out
+        return self.known[key]
+
+
+def _allowed(rows: Arr, allowed: frozenset[int] | None) -> Arr:
+    """Which rows (slots) are in `allowed` (None: all)."""
+    if allowed is None:
+        return np.ones(len(rows), dtype=bool)
+    return np.isin(rows, np.fromiter(allowed, dtype=np.int64, count=len(allowed)))
+
+
+class _Tables(NamedTuple):
+    sites: list[list[int]]  # a course's sites (global index)
+    trainers: list[list[int]]
+    starts: list[list[int]]  # where its moves draw starts from
+    rows: list[list[int]]  # the slots its tables have a row for
+    site_cost: list[list[int]]
+    site_ok: list[list[int]]
+    tr_cost: list[list[int]]
+
+
+def _tables(local: Local, site_ix: dict[str, int], tr_ix: dict[str, int]) -> _Tables:
+    """Each course's options, and what a session pays at each start, site and trainer
+    (the Python search's `Local.own`, split: the site's part with everything that does not
+    depend on the trainer, and the trainer's)."""
+    problem, weights = local.problem, local.weights
+    units = {q.id: q.unit for q in problem.cohorts}
+    placed: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for ss in local.sessions:
+        placed[ss.course.id].add((ss.site, ss.trainer))
+    rows_of = _rows(local)
+    blackouts = _Blackouts(local)
+    out = _Tables([], [], [], [], [], [], [])
+    for c in problem.courses:
+        dom = local.domains.get(c.id)
+        rows = rows_of.get(c.id, [])
+        if dom is None:  # a course that stays: where its sessions are (for its stability)
+            sites = sorted({s for s, _ in placed[c.id]})
+            trainers = sorted({t for _, t in placed[c.id]})
+        else:
+            sites, trainers = list(dom.sites), list(dom.trainers)
+        out.sites.append([site_ix[x] for x in sites])
+        out.trainers.append([tr_ix[x] for x in trainers])
+        out.starts.append(list(local.starts.get(c.id, local.block_starts.get(c.id, ()))))
+        out.rows.append(rows)
+        names: list[tuple[str, Any]] = [("plan", None)]
+        names += [
+            ("unit", u) for u in dict.fromkeys(units[q] for q in local.cohorts[c.id] if q in units)
+        ]
+        names += [("cohort", q) for q in local.cohorts[c.id]] + [("course", c.id)]
+        attendance = local.attendance[c.id]
+        charge = {x: site_charge(weights, c, problem.site_by_id[x], attendance) for x in sites}
+        at = np.asarray(rows, dtype=np.int64)
+        base = blackouts.of(names, c.length)[at]
+        cost = np.zeros((len(rows), len(sites)), dtype=np.int64)
+        ok = np.zeros((len(rows), len(sites)), dtype=bool)
+        tr = np.full((len(rows), len(trainers)), -1, dtype=np.int64)
+        for k, x in enumerate(sites):
+            cost[:, k] = base + charge[x] + blackouts.one(("site", x), c.length)[at]
+            if dom is not None and x not in local.small[c.id]:
+                ok[:, k] = _allowed(at, dom.site_starts(x) if x in dom.sites else frozenset())
+        for j, t in enumerate(trainers):
+            if dom is not None and t in dom.trainers:
+                restrictions = dom.trainers[t]
+                allowed = (
+                    intersect(restrictions[0].allowed, restrictions[1:]) if restrictions else None
+                )
+                fine = _allowed(at, allowed)
+                tr[fine, j] = blackouts.one(("trainer", t), c.length)[at][fine]
+        # a spread course's session never needs its price where it may not be; a block's
+        # later day does (its site is allowed or not on the first day's start)
+        priced = cost if c.pattern == "block" else np.where(ok, cost, -1)
+        out.site_cost.append(priced.ravel().tolist())
+        out.site_ok.append(ok.ravel().tolist())
+        out.tr_cost.append(tr.ravel().tolist())
+    return out
 
 
 def pack(local: Local) -> tuple[Plan, State, list[str], list[str]]:
     """The search's plan and schedule as arrays; the site and trainer ids by index."""
     problem, grid, weights = local.problem, local.grid, local.weights
-    courses = [c for c in problem.courses]
+    courses = list(problem.courses)
     c_index = {c.id: k for k, c in enumerate(courses)}
     site_ids = [s.id for s in problem.sites]
     tr_ids = [t.id for t in problem.trainers]
@@ -173,114 +296,119 @@ def pack(local: Local) -> tuple[Plan, State, list[str], list[str]]:
     tr_ix = {t: k for k, t in enumerate(tr_ids)}
     cohort_ids = sorted({q for c in courses for q in local.cohorts[c.id]})
     coh_ix = {q: k for k, q in enumerate(cohort_ids)}
+    unit_ids = sorted(local.caps)
+    unit_ix = {u: k for k, u in enumerate(unit_ids)}
     n_slots, n_days = grid.n_slots, grid.n_days
     sessions = local.sessions
     moves = set(local.movable)
-
-    c_sites: list[list[int]] = []
-    c_trs: list[list[int]] = []
-    c_starts: list[list[int]] = []
-    site_rows: list[list[int]] = []
-    tr_rows: list[list[int]] = []
+    tables = _tables(local, site_ix, tr_ix)
     start_pos = np.full(len(courses) * n_slots, -1, dtype=np.int64)
-    units = {q.id: q.unit for q in problem.cohorts}
-    placed: dict[str, list[Any]] = defaultdict(list)
-    for ss in sessions:
-        placed[ss.course.id].append(ss)
-    for k, c in enumerate(courses):
-        dom = local.domains.get(c.id)
-        starts = list(local.starts.get(c.id, ())) if dom is not None else []
-        # A course that stays: where its sessions are (so that its stability is counted).
-        held = placed[c.id]
-        sites = list(dom.sites) if dom is not None else sorted({ss.site for ss in held})
-        trainers = list(dom.trainers) if dom is not None else sorted({ss.trainer for ss in held})
-        c_sites.append([site_ix[s] for s in sites])
-        c_trs.append([tr_ix[t] for t in trainers])
-        c_starts.append(starts)
-        for pos, start in enumerate(starts):
+    for k, rows in enumerate(tables.rows):
+        for pos, start in enumerate(rows):
             start_pos[k * n_slots + start] = pos
-        names: list[tuple[str, Any]] = [("plan", None)]
-        names += [
-            ("unit", u) for u in dict.fromkeys(units[q] for q in local.cohorts[c.id] if q in units)
-        ]
-        names += [("cohort", q) for q in local.cohorts[c.id]] + [("course", c.id)]
-        attendance = local.attendance[c.id]
-        charge = {s: site_charge(weights, c, problem.site_by_id[s], attendance) for s in sites}
-        srow: list[int] = []
-        trow: list[int] = []
-        for start in starts:
-            slots = range(start, start + c.length)
-            base = _blackout_costs(local, names, slots)
-            for s in sites:
-                ok = dom is not None and s not in local.small[c.id] and dom.site_allows(s, start)
-                cost = base + charge[s] + _blackout_costs(local, [("site", s)], slots)
-                srow.append(cost if ok else -1)
-            for t in trainers:
-                ok = dom is not None and dom.trainer_allows(t, start)
-                trow.append(_blackout_costs(local, [("trainer", t)], slots) if ok else -1)
-        site_rows.append(srow)
-        tr_rows.append(trow)
-    c_site_off, c_site = _ragged(c_sites)
-    c_tr_off, c_tr = _ragged(c_trs)
-    c_start_off, c_start = _ragged(c_starts)
-    site_tab_off, site_tab = _ragged(site_rows)
-    tr_tab_off, tr_tab = _ragged(tr_rows)
+    c_site_off, c_site = _ragged(tables.sites)
+    c_tr_off, c_tr = _ragged(tables.trainers)
+    c_start_off, c_start = _ragged(tables.starts)
+    site_tab_off, site_tab = _ragged(tables.site_cost, np.int32)  # small: in cache
+    _, block_ok = _ragged(tables.site_ok, np.int8)
+    tr_tab_off, tr_tab = _ragged(tables.tr_cost, np.int32)
     c_coh_off, c_coh = _ragged([[coh_ix[q] for q in local.cohorts[c.id]] for c in courses])
+    c_sent_off, c_sent_unit = _ragged([[unit_ix[u] for u, _ in local.sent[c.id]] for c in courses])
+    _, c_sent_size = _ragged([[local.size[q] for _, q in local.sent[c.id]] for c in courses])
     by_course: dict[int, list[int]] = defaultdict(list)
     by_len: dict[int, list[int]] = defaultdict(list)
     for i in local.movable:
         by_course[c_index[sessions[i].course.id]].append(i)
         by_len[sessions[i].course.length].append(i)
     c_sess_off, c_sess = _ragged([by_course[k] for k in range(len(courses))])
+    b_off, b_sess = _ragged([list(b) for b in local.blocks])
     lengths = sorted(by_len)
     group_off, group = _ragged([by_len[n] for n in lengths])
     s_group = _ints(
         [lengths.index(ss.course.length) if i in moves else -1 for i, ss in enumerate(sessions)]
     )
+    spread = len({sessions[i].course.id for i in local.movable})
+    limits = [local.limits.get(t, (None, None)) for t in tr_ids]
     plan = Plan(
         ppd=grid.periods_per_day,
         n_slots=n_slots,
         s_course=_ints([c_index[ss.course.id] for ss in sessions]),
         s_len=_ints([ss.course.length for ss in sessions]),
+        s_index=_ints([ss.index for ss in sessions]),
+        s_first=_ints(
+            [
+                ss.index * grid.periods_per_day if ss.course.pattern == "block" else 0
+                for ss in sessions
+            ]
+        ),
         s_moves=_ints([1 if i in moves else 0 for i in range(len(sessions))]),
         movable=_ints(list(local.movable)),
         group_off=group_off,
         group=group,
         s_group=s_group,
         c_wanted=_ints([c.wanted_days if c.pattern == "spread" else 0 for c in courses]),
+        c_block=_ints([1 if c.pattern == "block" else 0 for c in courses]),
         c_coh_off=c_coh_off,
         c_coh=c_coh,
         c_start_off=c_start_off,
         c_start=c_start,
         start_pos=start_pos,
+        c_rows=_ints([len(r) for r in tables.rows]),
         c_site_off=c_site_off,
         c_site=c_site,
         site_tab_off=site_tab_off,
         site_tab=site_tab,
+        block_ok=block_ok,
         c_tr_off=c_tr_off,
         c_tr=c_tr,
         tr_tab_off=tr_tab_off,
         tr_tab=tr_tab,
         c_sess_off=c_sess_off,
         c_sess=c_sess,
+        b_off=b_off,
+        b_sess=b_sess,
+        block_odds=len(local.blocks) / max(1, len(local.blocks) + spread),
+        c_sent_off=c_sent_off,
+        c_sent_unit=c_sent_unit,
+        c_sent_size=c_sent_size,
+        cap=_ints([local.caps[u] for u in unit_ids]),
+        week_of=_ints(list(local.week_of)),
+        month_of=_ints(list(local.month_of)),
+        lim_w=_ints([-1 if w is None else w for w, _ in limits]),
+        lim_m=_ints([-1 if m is None else m for _, m in limits]),
         w_min_days=weights.min_days,
         w_stability=weights.stability,
         w_compact=weights.compactness,
         w_peak=weights.load_peak,
+        w_density=weights.density if unit_ids else 0,
+        w_load=weights.trainer_load if any(x is not None for pair in limits for x in pair) else 0,
     )
     n = len(sessions)
-    most_sites = max((len(r) for r in c_sites), default=0)
+    most_sites = max((len(r) for r in tables.sites), default=0)
     most_cohorts = max((len(local.cohorts[c.id]) for c in courses), default=0)
-    most_sessions = max((len(by_course[k]) for k in by_course), default=0)
-    moved_max = max(2 * KEMPE_MAX, 2 * most_sessions, 2) + 2
+    most_sent = max((len(local.sent[c.id]) for c in courses), default=0)
+    # Cadres a unit may have away at once: its capped cohorts' sizes (a cohort is in one
+    # session at a time).
+    level = max(
+        (sum(local.size[q] for u2, q in _sent_cohorts(local) if u2 == u) for u in unit_ids),
+        default=0,
+    )
+    moved = moved_max(local)
+    weeks = max(local.week_of, default=0) + 1
+    months = max(local.month_of, default=0) + 1
     state = State(
         start=_ints([ss.start for ss in sessions]),
         site=_ints([site_ix[ss.site] for ss in sessions]),
         sitek=_ints(
-            [_position(c_sites[c_index[ss.course.id]], site_ix[ss.site]) for ss in sessions]
+            [_position(tables.sites[c_index[ss.course.id]], site_ix[ss.site]) for ss in sessions]
         ),
         tr=_ints([tr_ix[ss.trainer] for ss in sessions]),
-        trk=_ints([_position(c_trs[c_index[ss.course.id]], tr_ix[ss.trainer]) for ss in sessions]),
+        trk=_ints(
+            [
+                _position(tables.trainers[c_index[ss.course.id]], tr_ix[ss.trainer])
+                for ss in sessions
+            ]
+        ),
         own=_ints([local.own(ss.course, ss.start, ss.site, ss.trainer) for ss in sessions]),
         site_at=np.full((len(site_ids), n_slots), -1, dtype=np.int64),
         tr_at=np.full((len(tr_ids), n_slots), -1, dtype=np.int64),
@@ -292,19 +420,37 @@ def pack(local: Local) -> tuple[Plan, State, list[str], list[str]]:
         load=np.zeros(n_slots, dtype=np.int64),
         hist=np.zeros(n + 2, dtype=np.int64),
         top=np.zeros(1, dtype=np.int64),
+        away=np.zeros((max(1, len(unit_ids)), n_slots), dtype=np.int64),
+        away_hist=np.zeros((max(1, len(unit_ids)), level + 2), dtype=np.int64),
+        away_top=np.zeros(max(1, len(unit_ids)), dtype=np.int64),
+        taught_w=np.zeros((len(tr_ids), weeks), dtype=np.int64),
+        taught_m=np.zeros((len(tr_ids), months), dtype=np.int64),
         best_start=np.zeros(n, dtype=np.int64),
         best_site=np.zeros(n, dtype=np.int64),
         best_sitek=np.zeros(n, dtype=np.int64),
         best_tr=np.zeros(n, dtype=np.int64),
         best_trk=np.zeros(n, dtype=np.int64),
         score=np.zeros(3, dtype=np.int64),
-        scratch=np.zeros(moved_max * (14 + 4 * max(1, most_cohorts)) + 16, dtype=np.int64),
+        # per moved session: its old spot (6), its components (2 x (1 + cohorts + units)
+        # pairs) and its trainer's week and month before and after (4 pairs)
+        scratch=np.zeros(moved * (6 + 4 * (1 + most_cohorts + most_sent) + 8) + 16, dtype=np.int64),
     )
     for i in range(n):
         _put(plan, state, i)
     state.score[0] = state.score[1] = local.objective()
     state.score[2] = 1
     return plan, state, site_ids, tr_ids
+
+
+def _sent_cohorts(local: Local) -> set[tuple[str, str]]:
+    return {pair for pairs in local.sent.values() for pair in pairs}
+
+
+def moved_max(local: Local) -> int:
+    """The most sessions one move may take (a Kempe chain, a course to one site, a block)."""
+    spread = Counter(local.sessions[i].course.id for i in local.movable)
+    blocks = max((len(b) for b in local.blocks), default=0)
+    return max(2 * KEMPE_MAX, 2 * max(spread.values(), default=0), blocks, 2) + 2
 
 
 def _position(row: list[int], value: int) -> int:
@@ -321,6 +467,7 @@ def seed(value: int) -> None:  # pragma: no cover - compiled
 
 @njit(cache=True)
 def _bump(st: State, t: int, by: int) -> None:  # pragma: no cover - compiled
+    """The plan's load at slot t by `by`, keeping its histogram and peak."""
     was = st.load[t]
     if was > 0:
         st.hist[was] -= 1
@@ -335,7 +482,30 @@ def _bump(st: State, t: int, by: int) -> None:  # pragma: no cover - compiled
 
 
 @njit(cache=True)
+def _away(p: Plan, st: State, i: int, sign: int) -> None:  # pragma: no cover - compiled
+    """Session i's cadres in units with an away cap, added (sign 1) or taken away (-1)."""
+    c = p.s_course[i]
+    for a in range(p.c_sent_off[c], p.c_sent_off[c + 1]):
+        u, by = p.c_sent_unit[a], sign * p.c_sent_size[a]
+        for t in range(st.start[i], st.start[i] + p.s_len[i]):
+            was = st.away[u, t]
+            if was > 0:
+                st.away_hist[u, was] -= 1
+            now = was + by
+            st.away[u, t] = now
+            if now > 0:
+                st.away_hist[u, now] += 1
+            if now > st.away_top[u]:
+                st.away_top[u] = now
+            while st.away_top[u] > 0 and st.away_hist[u, st.away_top[u]] == 0:
+                st.away_top[u] -= 1
+
+
+@njit(cache=True)
 def _put(p: Plan, st: State, i: int) -> None:  # pragma: no cover - compiled
+    """Session i into the maps and counts. Kept small (and `_lift`), the rarer terms'
+    counts in functions of their own: past a size the compiler stops inlining it, and each
+    call then copies the plan and state (2.8x slower on ITC-2007)."""
     c = p.s_course[i]
     start = st.start[i]
     for t in range(start, start + p.s_len[i]):
@@ -353,6 +523,11 @@ def _put(p: Plan, st: State, i: int) -> None:  # pragma: no cover - compiled
         st.sites[c, k] += 1
         if st.sites[c, k] == 1:
             st.c_nsites[c] += 1
+    if p.w_density:
+        _away(p, st, i, 1)
+    if p.w_load:
+        st.taught_w[st.tr[i], p.week_of[day]] += 1
+        st.taught_m[st.tr[i], p.month_of[day]] += 1
 
 
 @njit(cache=True)
@@ -374,6 +549,11 @@ def _lift(p: Plan, st: State, i: int) -> None:  # pragma: no cover - compiled
         st.sites[c, k] -= 1
         if st.sites[c, k] == 0:
             st.c_nsites[c] -= 1
+    if p.w_density:
+        _away(p, st, i, -1)
+    if p.w_load:
+        st.taught_w[st.tr[i], p.week_of[day]] -= 1
+        st.taught_m[st.tr[i], p.month_of[day]] -= 1
 
 
 @njit(cache=True)
@@ -405,6 +585,11 @@ def _isolated(p: Plan, st: State, q: int, day: int) -> int:  # pragma: no cover 
 
 
 @njit(cache=True)
+def _unit_cost(p: Plan, st: State, u: int) -> int:  # pragma: no cover - compiled
+    return p.w_density * max(0, st.away_top[u] - p.cap[u])
+
+
+@njit(cache=True)
 def objective(p: Plan, st: State) -> int:  # pragma: no cover - compiled
     """Every term priced here, over the whole schedule (as `Local.objective`)."""
     total = p.w_peak * st.top[0]
@@ -417,6 +602,17 @@ def objective(p: Plan, st: State) -> int:  # pragma: no cover - compiled
         for q in range(st.coh_at.shape[0]):
             for d in range(n_days):
                 total += p.w_compact * _isolated(p, st, q, d)
+    if p.w_density:
+        for u in range(p.cap.shape[0]):
+            total += _unit_cost(p, st, u)
+    if p.w_load:
+        for tr in range(st.taught_w.shape[0]):
+            if p.lim_w[tr] >= 0:
+                for w in range(st.taught_w.shape[1]):
+                    total += p.w_load * max(0, st.taught_w[tr, w] - p.lim_w[tr])
+            if p.lim_m[tr] >= 0:
+                for m in range(st.taught_m.shape[1]):
+                    total += p.w_load * max(0, st.taught_m[tr, m] - p.lim_m[tr])
     for i in range(p.s_course.shape[0]):
         total += st.own[i]
     return total
@@ -425,7 +621,9 @@ def objective(p: Plan, st: State) -> int:  # pragma: no cover - compiled
 @njit(cache=True)
 def _fits(p: Plan, st: State, i: int, start: int, k: int, j: int) -> int:  # pragma: no cover
     """What session i pays at `start`, at its course's k-th site with its j-th trainer, or -1
-    where that breaks a hard rule (a clash, a site or trainer not allowed then)."""
+    where that breaks a hard rule (a clash, a site or trainer not allowed then; a block's
+    site rules are on its first day's start: `_place` asks `block_ok`). Kept small: see
+    `_put`."""
     c = p.s_course[i]
     pos = p.start_pos[c * p.n_slots + start]
     if pos < 0:
@@ -482,6 +680,10 @@ def _place(p: Plan, st: State, i: int, start: int, smode: int, sfix: int, tmode:
                 continue
         if k < 0:
             continue
+        if p.c_block[c]:  # a block's site rules are on its first day's start
+            row = p.start_pos[c * p.n_slots + start - p.s_first[i]]
+            if row < 0 or not p.block_ok[p.site_tab_off[c] + row * n_sites + k]:
+                continue
         t_count = 1 if tmode == FIXED else n_trs + 1
         for b in range(t_count):
             if b == 0:
@@ -517,14 +719,17 @@ def _add(arr: Arr, n: int, a: int, b: int) -> int:  # pragma: no cover - compile
 @njit(cache=True)
 def _components(p: Plan, st: State, comp: Arr, n: int, i: int, start: int) -> int:
     # pragma: no cover - compiled
-    """The components a session of i's course at `start` touches: (-1, course) and
-    (cohort, day) pairs."""
+    """The components a session of i's course at `start` touches (but its trainer's load):
+    (-1, course), (-2, unit) and (cohort, day) pairs."""
     c = p.s_course[i]
     n = _add(comp, n, -1, c)
     if p.w_compact:
         day = start // p.ppd
         for a in range(p.c_coh_off[c], p.c_coh_off[c + 1]):
             n = _add(comp, n, p.c_coh[a], day)
+    if p.w_density:
+        for a in range(p.c_sent_off[c], p.c_sent_off[c + 1]):
+            n = _add(comp, n, -2, p.c_sent_unit[a])
     return n
 
 
@@ -533,11 +738,73 @@ def _cost_of(p: Plan, st: State, comp: Arr, n: int) -> int:  # pragma: no cover 
     total = p.w_peak * st.top[0]
     for x in range(n):
         a, b = comp[2 * x], comp[2 * x + 1]
-        if a < 0:
+        if a == -1:
             total += _course_cost(p, st, b)
+        elif a == -2:
+            total += _unit_cost(p, st, b)
         else:
             total += p.w_compact * _isolated(p, st, a, b)
     return total
+
+
+@njit(cache=True)
+def _crowding(p: Plan, st: State, comp: Arr, n: int) -> int:  # pragma: no cover - compiled
+    """Slots at the plan's peak and at each touched unit's busiest time over its cap (as
+    `Local.crowding`): among moves that cost nothing, those that lower it are preferred."""
+    count = st.hist[st.top[0]] if p.w_peak and st.top[0] > 0 else 0
+    for x in range(n):
+        if comp[2 * x] == -2:
+            u = comp[2 * x + 1]
+            top = st.away_top[u]
+            if top > p.cap[u]:
+                count += st.away_hist[u, top]
+    return count
+
+
+@njit(cache=True)
+def _period_loads(
+    p: Plan,
+    st: State,
+    pairs: Arr,
+    old: Arr,
+    mv: Arr,
+    n: int,
+    period_of: Arr,
+    taught: Arr,
+    limit: Arr,
+) -> int:  # pragma: no cover - compiled
+    """What the moved sessions' trainers' sessions over their limits in a period (week or
+    month: `period_of` a day's) cost after the move less before it, each trainer's period
+    counted once (before: the counts less the moved sessions' new spots, plus their old)."""
+    m = 0
+    for x in range(n):
+        i = mv[5 * x]
+        m = _add(pairs, m, old[6 * x + 4], period_of[old[6 * x] // p.ppd])
+        m = _add(pairs, m, st.tr[i], period_of[st.start[i] // p.ppd])
+    delta = 0
+    for y in range(m):
+        tr, when = pairs[2 * y], pairs[2 * y + 1]
+        if limit[tr] < 0:
+            continue
+        was = taught[tr, when]
+        for x in range(n):
+            i = mv[5 * x]
+            if st.tr[i] == tr and period_of[st.start[i] // p.ppd] == when:
+                was -= 1
+            if old[6 * x + 4] == tr and period_of[old[6 * x] // p.ppd] == when:
+                was += 1
+        delta += max(0, taught[tr, when] - limit[tr]) - max(0, was - limit[tr])
+    return delta
+
+
+@njit(cache=True)
+def _loads(p: Plan, st: State, pairs: Arr, old: Arr, mv: Arr, n: int) -> int:
+    # pragma: no cover - compiled
+    """What the moved sessions' trainers' loads (weeks and months) cost after the move less
+    before it."""
+    weeks = _period_loads(p, st, pairs, old, mv, n, p.week_of, st.taught_w, p.lim_w)
+    months = _period_loads(p, st, pairs, old, mv, n, p.month_of, st.taught_m, p.lim_m)
+    return p.w_load * (weeks + months)
 
 
 @njit(cache=True)
@@ -545,24 +812,24 @@ def _price(p: Plan, st: State, mv: Arr, n: int, temperature: float) -> int:
     # pragma: no cover - compiled
     """Move the n sessions described in mv (rows of i, start, site mode, fixed site k,
     trainer mode), each to the first site and trainer that fit; keep the move if annealing
-    takes it at `temperature` (anything that saves; nothing lost and the peak no more
+    takes it at `temperature` (anything that saves; nothing lost and the peaks no more
     crowded; a loss at odds exp(-delta / T)). Returns 1 if kept."""
     scr = st.scratch
-    old = 0  # old spots: start, sitek, site, trk, tr, own per moved session
-    comp_at = old + 6 * n
-    comp = scr[comp_at:]
+    old = scr[: 6 * n]  # old spots: start, sitek, site, trk, tr, own per moved session
+    comp = scr[6 * n :]
     nc = 0
     for x in range(n):
         i = mv[5 * x]
         nc = _components(p, st, comp, nc, i, st.start[i])
         nc = _components(p, st, comp, nc, i, mv[5 * x + 1])
+    pairs = comp[2 * nc :]
     before = _cost_of(p, st, comp, nc)
-    crowd_before = st.hist[st.top[0]] if p.w_peak else 0
+    crowd_before = _crowding(p, st, comp, nc)
     for x in range(n):
         i = mv[5 * x]
-        o = old + 6 * x
-        scr[o], scr[o + 1], scr[o + 2] = st.start[i], st.sitek[i], st.site[i]
-        scr[o + 3], scr[o + 4], scr[o + 5] = st.trk[i], st.tr[i], st.own[i]
+        o = 6 * x
+        old[o], old[o + 1], old[o + 2] = st.start[i], st.sitek[i], st.site[i]
+        old[o + 3], old[o + 4], old[o + 5] = st.trk[i], st.tr[i], st.own[i]
         before += st.own[i]
         _lift(p, st, i)
     after = 0
@@ -578,10 +845,12 @@ def _price(p: Plan, st: State, mv: Arr, n: int, temperature: float) -> int:
     if keep:
         after += _cost_of(p, st, comp, nc)
         delta = after - before
+        if p.w_load:
+            delta += _loads(p, st, pairs, old, mv, n)
         if delta > 0:
             keep = np.random.random() < math.exp(-delta / temperature)
-        elif delta == 0 and p.w_peak:
-            keep = st.hist[st.top[0]] <= crowd_before
+        elif delta == 0 and (p.w_peak or p.w_density):
+            keep = _crowding(p, st, comp, nc) <= crowd_before
         if keep:
             if delta > 0 and st.score[2] == 1:  # leaving the best: keep a copy
                 st.best_start[:] = st.start
@@ -590,13 +859,13 @@ def _price(p: Plan, st: State, mv: Arr, n: int, temperature: float) -> int:
                 st.best_trk[:] = st.trk
                 st.best_tr[:] = st.tr
                 for y in range(n):  # the copy is of the schedule before this move
-                    i, o = mv[5 * y], old + 6 * y
+                    i, o = mv[5 * y], 6 * y
                     st.best_start[i], st.best_sitek[i], st.best_site[i] = (
-                        scr[o],
-                        scr[o + 1],
-                        scr[o + 2],
+                        old[o],
+                        old[o + 1],
+                        old[o + 2],
                     )
-                    st.best_trk[i], st.best_tr[i] = scr[o + 3], scr[o + 4]
+                    st.best_trk[i], st.best_tr[i] = old[o + 3], old[o + 4]
                 st.score[2] = 0
             st.score[0] += delta
             if st.score[0] < st.score[1]:
@@ -606,9 +875,9 @@ def _price(p: Plan, st: State, mv: Arr, n: int, temperature: float) -> int:
     for x in range(placed):
         _lift(p, st, mv[5 * x])
     for x in range(n):
-        i, o = mv[5 * x], old + 6 * x
-        st.start[i], st.sitek[i], st.site[i] = scr[o], scr[o + 1], scr[o + 2]
-        st.trk[i], st.tr[i], st.own[i] = scr[o + 3], scr[o + 4], scr[o + 5]
+        i, o = mv[5 * x], 6 * x
+        st.start[i], st.sitek[i], st.site[i] = old[o], old[o + 1], old[o + 2]
+        st.trk[i], st.tr[i], st.own[i] = old[o + 3], old[o + 4], old[o + 5]
         _put(p, st, i)
     return 0
 
@@ -708,11 +977,32 @@ def _course_site(p: Plan, st: State, mv: Arr, c: int) -> int:  # pragma: no cove
 
 
 @njit(cache=True)
+def _block_move(p: Plan, st: State, mv: Arr, b: int, site_share: float) -> int:
+    # pragma: no cover - compiled
+    """Rows for a block's sessions to another first day, at its site or (`site_share` of the
+    time) another, each with its trainer if free then, else another (as
+    `solver.local.block_move`); 0 where nothing would change."""
+    first = p.b_sess[p.b_off[b]]
+    c = p.s_course[first]
+    start = _random_start(p, c)
+    k = st.sitek[first]
+    if np.random.random() < site_share:
+        k = np.random.randint(0, p.c_site_off[c + 1] - p.c_site_off[c])
+    if start == st.start[first] and k == st.sitek[first]:
+        return 0
+    rows = 0
+    for a in range(p.b_off[b], p.b_off[b + 1]):
+        s = p.b_sess[a]
+        rows = _row(mv, rows, s, start + p.s_index[s] * p.ppd, FIXED, k, OWN_FIRST)
+    return rows
+
+
+@njit(cache=True)
 def anneal(p: Plan, st: State, mv: Arr, moves: int, temperature: float, shares: Arr) -> int:
     # pragma: no cover - compiled
     """Try `moves` random moves at `temperature` (0: descent, taking only what saves or costs
     nothing); returns the moves kept. shares: kempe, course-to-site, swap, site, eject,
-    and the longest Kempe chain."""
+    the longest Kempe chain, a block to another site."""
     kempe_share, site_share_c, swap_share, site_share, eject_share = (
         shares[0],
         shares[1],
@@ -721,10 +1011,17 @@ def anneal(p: Plan, st: State, mv: Arr, moves: int, temperature: float, shares: 
         shares[4],
     )
     kempe_max = int(shares[5])
+    block_share = shares[6]
     kept = 0
     n_mov = p.movable.shape[0]
+    n_blocks = p.b_off.shape[0] - 1
     t_use = max(temperature, 1e-9)
     for _ in range(moves):
+        if n_blocks and (n_mov == 0 or np.random.random() < p.block_odds):
+            rows = _block_move(p, st, mv, np.random.randint(0, n_blocks), block_share)
+            if rows:
+                kept += _price(p, st, mv, rows, t_use)
+            continue
         i = p.movable[np.random.randint(0, n_mov)]
         c = p.s_course[i]
         rows = 0
@@ -777,10 +1074,18 @@ class Kernel:
     def __init__(self, local: Local, seed_value: int) -> None:
         self.local = local
         self.plan, self.state, self.site_ids, self.tr_ids = pack(local)
-        moved_max = max(2 * KEMPE_MAX, 2 * int(np.max(np.diff(self.plan.c_sess_off))), 2) + 2
-        self.rows = np.zeros(5 * moved_max + moved_max, dtype=np.int64)
+        # a move's rows (5 numbers a session), then room for a Kempe chain
+        self.rows = np.zeros(6 * moved_max(local), dtype=np.int64)
         self.shares = np.array(
-            [KEMPE_SHARE, COURSE_SITE_SHARE, SWAP_SHARE, SITE_SHARE, EJECT_SHARE, KEMPE_MAX],
+            [
+                KEMPE_SHARE,
+                COURSE_SITE_SHARE,
+                SWAP_SHARE,
+                SITE_SHARE,
+                EJECT_SHARE,
+                KEMPE_MAX,
+                BLOCK_SITE_SHARE,
+            ],
             dtype=np.float64,
         )
         seed(seed_value)

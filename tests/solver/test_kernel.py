@@ -1,5 +1,7 @@
-"""The compiled annealing prices every move as the checker prices it, breaks no hard rule,
-keeps the best schedule it saw, and leaves what may not move where it was."""
+"""The compiled annealing prices every move as the checker prices it (every soft term the
+Python search prices: blackouts, capacity, preferred sites, days, stability, compactness, the
+load peak, away caps, trainer loads), breaks no hard rule, moves blocks whole, keeps the best
+schedule it saw, and leaves what may not move where it was."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from solver import kernel
 from solver.checker import check
 from solver.domains import DomainBuilder
 from solver.grid import TimeGrid
@@ -21,6 +24,7 @@ from solver.solve import solve
 from tests.solver.factories import (
     constructed,
     default_weights,
+    make_blackout,
     make_calendar,
     make_cohort,
     make_course,
@@ -28,35 +32,20 @@ from tests.solver.factories import (
     make_site,
     make_trainer,
     make_unit,
+    make_window,
     place,
 )
 from tests.solver.strategies import problems
 
 
-def compiled_kind(problem: Problem) -> Problem:
-    """The problem with what the compiled moves do not price taken out: blocks become spread
-    courses, units lose their away caps, trainers their load limits."""
-    return problem.model_copy(
-        update={
-            "courses": [c.model_copy(update={"pattern": "spread"}) for c in problem.courses],
-            "units": [u.model_copy(update={"away_cap": None}) for u in problem.units],
-            "trainers": [
-                t.model_copy(update={"max_sessions_per_week": None, "max_sessions_per_month": None})
-                for t in problem.trainers
-            ],
-        }
-    )
-
-
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(problems(), st.booleans(), st.integers(0, 1000))
 def test_compiled_annealing_agrees_with_the_checker(
-    drawn: Problem, one_stays: bool, seed: int
+    problem: Problem, one_stays: bool, seed: int
 ) -> None:
     """Hot moves then cold ones: the running cost, the best kept and the schedule it ends on
     are each the checker's price of the schedule, with no hard rule broken; a course left out
     of the moves stays where it was."""
-    problem = compiled_kind(drawn)
     weights, policy = default_weights(), RepairPolicy()
     built, start, before = constructed(problem, weights)
     if before.violations:
@@ -101,22 +90,55 @@ def test_a_lone_session_joins_its_cohorts_other_one() -> None:
     assert len({(p.day, p.period) for p in moved}) == 2 and len({p.day for p in moved}) == 1
 
 
-@pytest.mark.parametrize(
-    ("change", "reason"),
-    [
-        ({"courses": [make_course(pattern="block", sessions=2)]}, "block courses move"),
-        ({"units": [make_unit(away_cap=0.1)]}, "units' away caps are priced"),
-        ({"trainers": [make_trainer(max_sessions_per_week=1)]}, "trainers' load limits"),
-    ],
-)
-def test_what_the_compiled_moves_do_not_price_is_named(change: dict, reason: str) -> None:
-    """Where they do not apply, the solve anneals in Python (`Kernel.of` is None)."""
-    fields = {"courses": [make_course()], "units": [make_unit()], "cohorts": [make_cohort()]}
-    problem = make_problem(**{**fields, **change})
+def test_a_block_moves_whole_out_of_a_soft_blackout() -> None:
+    """A two-day block inside a soft blackout of days 0-2 moves whole to days 3-4."""
+    problem = make_problem(
+        courses=[make_course(pattern="block", sessions=2, length=2)],
+        blackouts=[make_blackout(window=make_window(0, 2), hard=False, weight=7)],
+    )
+    weights = default_weights()
+    grid = TimeGrid.of(problem.calendar)
+    start = [place(session=0, day=0), place(session=1, day=1)]
+    local = Local(problem, DomainBuilder(problem, grid), weights, start, {"c-1"})
+    sa = Kernel(local, 2)
+    assert sa.cost == 2 * 7 + weights.load_peak
+    assert sa.run(500, 0.0) == 2 * 7
+    moved = sa.best_placements()
+    assert check(problem, moved, weights, RepairPolicy()).violations == []
+    assert sorted((p.session, p.day) for p in moved) == [(0, 3), (1, 4)]
+
+
+def test_a_trainer_over_a_weekly_limit_teaches_in_another_week() -> None:
+    """Two weeks of days; a trainer allowed one session a week teaching both in week one:
+    one of them moves to week two."""
+    problem = make_problem(
+        calendar=make_calendar(days=10, periods_per_day=1),
+        trainers=[make_trainer(max_sessions_per_week=1)],
+        courses=[make_course(min_days=2, earliest=0, latest=9)],
+    )
+    weights = default_weights()
+    grid = TimeGrid.of(problem.calendar)
+    start = [place(session=0, day=0), place(session=1, day=2)]
+    local = Local(problem, DomainBuilder(problem, grid), weights, start, {"c-1"})
+    sa = Kernel(local, 4)
+    assert sa.run(2000, 0.0) == weights.trainer_load
+    weeks = sorted(grid.week_of_day[grid.day_index(p.day) or 0] for p in sa.best_placements())
+    assert weeks == [0, 1]
+
+
+def test_where_the_compiled_moves_do_not_apply_the_reason_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Nothing to move, or price tables past their limit: the solve anneals in Python
+    (`Kernel.of` is None)."""
+    problem = make_problem(courses=[make_course(), make_course(id="c-2", pattern="block")])
     weights = default_weights()
     built, start, _ = constructed(problem, weights)
-    local = Local(problem, built.builder, weights, start, {"c-1"})
-    assert reason in (why_not(local) or "")
+    assert why_not(Local(problem, built.builder, weights, start, set())) == "nothing moves"
+    local = Local(problem, built.builder, weights, start, {"c-1", "c-2"})
+    assert why_not(local) is None
+    monkeypatch.setattr(kernel, "TABLE_MAX", 10)
+    assert "price tables" in (why_not(local) or "")
     assert Kernel.of(local, 1) is None
 
 
