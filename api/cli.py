@@ -29,6 +29,17 @@ console = Console(stderr=True)
 out = Console()
 
 
+def compile_search() -> None:
+    """The solver's compiled moves, compiled before any timed solve (the first time on a
+    machine, about 40 s; then read from numba's cache in a second)."""
+    from solver.kernel import warm
+
+    with console.status("preparing the compiled search (the first time: about a minute)"):
+        seconds = warm()
+    if seconds > 5:
+        console.print(f"compiled the search in {seconds:.0f}s (once on this machine)")
+
+
 def fail(lines: list[str], code: int = 2) -> NoReturn:
     for line in lines:
         console.print(f"[red]error[/red] {line}", highlight=False)
@@ -120,6 +131,7 @@ def solve(
         )
     except ValueError as exc:
         fail([str(exc)])
+    compile_search()
     line = {"text": "starting"}
 
     def show(p: Progress) -> None:
@@ -364,6 +376,8 @@ def serve(
     """Run the API (and, unless told otherwise, the worker in the same process)."""
     settings = service_settings()
     require_migrated(settings.database_url)
+    if worker:
+        compile_search()
     update = {"embedded_worker": worker, "solve_in_child_process": worker}
     run_server(settings.model_copy(update=update), host, port, log_level)
 
@@ -383,6 +397,7 @@ def worker() -> None:
 
     settings = service_settings()
     require_migrated(settings.database_url)
+    compile_search()
     run_worker(settings)
 
 
@@ -412,6 +427,7 @@ def demo(
         }
     )
     out.print(f"[bold]Offseason demo[/bold]: the S plan (seed {seed}) in {workdir}/offseason.db")
+    compile_search()
 
     def show(p: Progress) -> None:
         parts = [f"solving {p.elapsed:5.1f}s of {time_limit:.0f}s", p.phase]

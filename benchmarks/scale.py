@@ -172,6 +172,9 @@ def main(argv: list[str] | None = None) -> None:
         f"python {platform.python_version()}; time limit {args.time_limit}s, {args.workers} workers"
     )
     repair = "only" if args.repair_only else "after" if args.repair else ""
+    from solver.kernel import warm
+
+    warm()  # into numba's cache: each row's process reads it in a second
     rows = []
     ctx = mp.get_context("spawn")
     for scale in args.scales:
