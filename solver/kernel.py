@@ -55,7 +55,9 @@ from solver.problem import (
 # The most a price table may hold (a course's starts x its sites, summed); larger plans anneal
 # in Python rather than spend the memory.
 TABLE_MAX = 5_000_000
-# One worker charges the compiled moves at this rate (measured on ITC-2007: 0.4-1M a second).
+# One worker charges the compiled moves at this rate (ITC-2007 comp07 ran 160-210k a second,
+# a city's plan S1 133k: a one-worker annealing may take up to twice its share in wall time;
+# NOTES, session 13).
 KERNEL_MOVES_PER_S = 300_000
 
 Arr = Any  # numpy int64 arrays (numba reads them as such)

@@ -256,14 +256,16 @@ LOCAL_AFTER_STALL = 2
 LOCAL_AFTER_SHARE = 0.05
 LOCAL_MOVES_PER_S = MOVES_PER_S
 LOCAL_OFFER_ROUNDS = 5  # about a second on a city's plan
-# Simulated annealing (solver/local.py `Anneal`) first, for ANNEAL_SHARE of the limit, the
-# temperature falling geometrically from ANNEAL_HOT to ANNEAL_COLD times the plan's smallest
-# weight (a move costing that much is taken at odds 0.72 at first, 2e-9 at the end).
-# It needs many tries per session to pay: only when ANNEAL_MIN_MOVES a movable session fit
-# in its share at the rate its first ANNEAL_PROBE moves ran (one worker: LOCAL_MOVES_PER_S,
-# so that runs stay reproducible). ITC-2007 at 60 s gets 800-2,000 and gained (comp02 72
-# against 118, comp05 448 / 500, comp07 87 / 103); a city's plan at 60 s gets 150 and lost
-# (S1 1,464 against 1,432, S2 1,954 / 1,922: its steps had no time left).
+# Simulated annealing first, for ANNEAL_SHARE of the limit, the temperature falling
+# geometrically from ANNEAL_HOT to ANNEAL_COLD times the plan's smallest weight (a move
+# costing that much is taken at odds 0.72 at first, 2e-9 at the end): compiled
+# (solver/kernel.py `Kernel`, 130-210k moves a second) where its price tables fit, else in
+# Python (solver/local.py `Anneal`, 10-20k). It needs many tries per session to pay: only
+# when ANNEAL_MIN_MOVES a movable session fit in its share at the rate its first probe ran
+# (one worker: the annealer's `rate`, so that runs stay reproducible). In Python, ITC-2007
+# at 60 s got 800-2,000 and a city's plan 150 (and lost: S1 1,464 against 1,432); compiled,
+# both get thousands (ITC at 60 s: geometric mean 2.67 -> 1.48; S unchanged).
+# Share 0.85 against 0.6 at 60 s, compiled: 1.63 against 1.48 (single runs).
 ANNEAL_SHARE = 0.6
 ANNEAL_HOT = 3.0
 ANNEAL_COLD = 0.05
