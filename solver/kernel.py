@@ -404,10 +404,9 @@ def pack(local: Local) -> tuple[Plan, State, list[str], list[str]]:
     most_sent = max((len(local.sent[c.id]) for c in courses), default=0)
     # Cadres a unit may have away at once: its capped cohorts' sizes (a cohort is in one
     # session at a time).
-    level = max(
-        (sum(local.size[q] for u2, q in _sent_cohorts(local) if u2 == u) for u in unit_ids),
-        default=0,
-    )
+    level: Counter[str] = Counter()
+    for u, q in {pair for pairs in local.sent.values() for pair in pairs}:
+        level[u] += local.size[q]
     moved = moved_max(local)
     weeks = max(local.week_of, default=0) + 1
     months = max(local.month_of, default=0) + 1
@@ -436,7 +435,9 @@ def pack(local: Local) -> tuple[Plan, State, list[str], list[str]]:
         hist=np.zeros(n + 2, dtype=np.int64),
         top=np.zeros(1, dtype=np.int64),
         away=np.zeros((max(1, len(unit_ids)), n_slots), dtype=np.int64),
-        away_hist=np.zeros((max(1, len(unit_ids)), level + 2), dtype=np.int64),
+        away_hist=np.zeros(
+            (max(1, len(unit_ids)), max(level.values(), default=0) + 2), dtype=np.int64
+        ),
         away_top=np.zeros(max(1, len(unit_ids)), dtype=np.int64),
         taught_w=np.zeros((len(tr_ids), weeks), dtype=np.int64),
         taught_m=np.zeros((len(tr_ids), months), dtype=np.int64),
@@ -455,10 +456,6 @@ def pack(local: Local) -> tuple[Plan, State, list[str], list[str]]:
     state.score[0] = state.score[1] = local.objective()
     state.score[2] = 1
     return plan, state, site_ids, tr_ids
-
-
-def _sent_cohorts(local: Local) -> set[tuple[str, str]]:
-    return {pair for pairs in local.sent.values() for pair in pairs}
 
 
 def moved_max(local: Local) -> int:
@@ -1104,7 +1101,7 @@ class Kernel:
             dtype=np.float64,
         )
         seed(seed_value)
-        # Compiled now (from numba's cache after the first time: 15 s the first), so that
+        # Compiled now (read from numba's cache after `warm`; 34 s the first time), so that
         # timing the first moves measures the moves.
         anneal(self.plan, self.state, self.rows, 0, 1.0, self.shares)
 
